@@ -1,0 +1,1 @@
+"""LiT Photos engine: catalog, locked image tower, vector index, search. Never imports Qt."""

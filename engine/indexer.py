@@ -1,0 +1,392 @@
+"""Indexing: folders on disk -> catalog rows and vectors of the active space.
+
+`Indexer.run()` is a generator of `Progress` events (the last one carries the report), so it
+runs the same from the command line, a test or a Qt worker, and stops cleanly between batches
+when its cancel event is set. Work is committed per batch: a killed run loses at most the
+batch in flight, and the next run picks up what is missing.
+
+    scan (stat only) -> diff against the catalog -> moves (by content hash), removals
+      -> decode in a thread pool (draft JPEG, orient, crop) overlapped with batched inference
+      -> one write transaction per batch: photo rows + float16 vectors + failures
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from engine.catalog import (
+    Catalog,
+    Failure,
+    Folder,
+    Photo,
+    Vector,
+    bump_generation,
+    delete_photos,
+    ensure_space,
+    pack_vector,
+    path_key,
+    prefix_range,
+)
+from engine.encoder import Encoder
+from engine.images import Decoded, UnreadableImage, decode_for_model
+from engine.scanner import FileEntry, ScanProblem, content_hash, walk
+from engine.vector_index import VectorIndex
+from engine.weights import weights_identity
+
+
+@dataclass
+class IndexReport:
+    added: int = 0
+    updated: int = 0
+    moved: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    failed: int = 0  # files under the scanned folders that cannot be indexed (new or known)
+    offline: list[str] = field(default_factory=list)  # folders whose root is missing
+    cancelled: bool = False
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict:
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "moved": self.moved,
+            "removed": self.removed,
+            "unchanged": self.unchanged,
+            "failed": self.failed,
+            "offline": self.offline,
+            "cancelled": self.cancelled,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+@dataclass(frozen=True)
+class Progress:
+    phase: str  # 'scanning', 'embedding', 'done'
+    done: int = 0
+    total: int = 0
+    rate: float = 0.0  # photos per second while embedding
+    eta_s: float | None = None
+    message: str = ""
+    report: IndexReport | None = None  # set on the final event
+
+
+@dataclass(frozen=True)
+class _Job:
+    entry: FileEntry
+    photo_id: int | None  # None: a new photo
+    folder_id: int
+
+
+@dataclass(frozen=True)
+class _Done:
+    job: _Job
+    decoded: Decoded | None
+    content_hash: str | None
+    error: str | None  # a reason to record; None with decoded None means "vanished"
+
+
+class Indexer:
+    """Brings the catalog and the vector index of one space in line with the folders on disk."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        encoder: Encoder,
+        index: VectorIndex,
+        batch_size: int = 16,
+        decode_workers: int | None = None,
+        save_every_s: float = 60.0,
+    ) -> None:
+        self.catalog = catalog
+        self.encoder = encoder
+        self.index = index
+        self.batch_size = batch_size
+        self.decode_workers = decode_workers or max(1, (os.cpu_count() or 2) // 2)
+        self.save_every_s = save_every_s
+
+    # -- the whole run -------------------------------------------------------------------
+    def run(self, scopes: Sequence[str | Path] | None = None, cancel: threading.Event | None = None) -> Iterator[Progress]:
+        """Index every registered folder (or only `scopes`, paths inside them)."""
+        cancel = cancel or threading.Event()
+        started = time.monotonic()
+        report = IndexReport()
+        try:
+            yield Progress("scanning", message="looking for photos")
+            jobs = yield from self._scan(scopes, report, cancel)
+            if not cancel.is_set() and jobs:
+                yield from self._embed(jobs, report, cancel, started)
+        finally:
+            report.cancelled = cancel.is_set()
+            report.seconds = time.monotonic() - started
+            self.index.save()
+        yield Progress("done", report.added + report.updated, report.added + report.updated, report=report)
+
+    # -- scanning and diffing ------------------------------------------------------------
+    def _scan(self, scopes, report: IndexReport, cancel: threading.Event) -> Iterator[Progress]:
+        with self.catalog.reading() as s:
+            folders = s.execute(select(Folder.id, Folder.path)).all()
+        targets = _targets(folders, scopes)
+        jobs: list[_Job] = []
+        for folder_id, folder_path, scope in targets:
+            if not os.path.isdir(folder_path):
+                # An unplugged drive or unmounted share: keep everything, mark it offline.
+                with self.catalog.writing() as s:
+                    s.execute(update(Folder).where(Folder.id == folder_id).values(online=False))
+                report.offline.append(folder_path)
+                continue
+            on_disk: dict[str, FileEntry] = {}
+            problems: dict[str, ScanProblem] = {}
+            for n, item in enumerate(walk(scope)):
+                if isinstance(item, FileEntry):
+                    on_disk[item.path] = item
+                else:
+                    problems[item.path] = item
+                if n % 2000 == 1999:
+                    if cancel.is_set():
+                        return jobs
+                    yield Progress("scanning", done=n + 1, message=f"{n + 1} files found")
+            jobs += self._diff(folder_id, scope, on_disk, problems, report)
+            with self.catalog.writing() as s:
+                s.execute(
+                    update(Folder).where(Folder.id == folder_id).values(online=True, last_scan_at=datetime.now())
+                )
+        return jobs
+
+    def _diff(self, folder_id: int, scope: str, on_disk: dict[str, FileEntry], problems: dict[str, ScanProblem], report: IndexReport) -> list[_Job]:
+        low, high = prefix_range(scope)
+        exact = path_key(scope)
+        in_scope = (Photo.path >= low) & (Photo.path < high) | (Photo.path == exact)
+        with self.catalog.reading() as s:
+            known = {
+                r.path: r
+                for r in s.execute(select(Photo.id, Photo.path, Photo.size, Photo.mtime_ns, Photo.content_hash).where(in_scope))
+            }
+            embedded = set(
+                s.scalars(
+                    select(Vector.photo_id)
+                    .join(Photo, Photo.id == Vector.photo_id)
+                    .where(in_scope, Vector.space_id == self.index.space_id)
+                )
+            )
+            failed_in_scope = (Failure.path >= low) & (Failure.path < high) | (Failure.path == exact)
+            failures = {r.path: r for r in s.execute(select(Failure.path, Failure.size, Failure.mtime_ns).where(failed_in_scope))}
+
+        new = [e for p, e in on_disk.items() if p not in known]
+        missing = {p: r for p, r in known.items() if p not in on_disk}
+        jobs: list[_Job] = []
+        for path, row in known.items():
+            entry = on_disk.get(path)
+            if entry is None:
+                continue
+            if entry.size != row.size or entry.mtime_ns != row.mtime_ns:
+                if _known_failure(failures, entry):
+                    report.failed += 1
+                else:
+                    jobs.append(_Job(entry, row.id, folder_id))
+            elif row.id not in embedded:
+                jobs.append(_Job(entry, row.id, folder_id))  # e.g. a new embedding space
+            else:
+                report.unchanged += 1
+
+        # Moves: a new path whose content hash is that of a missing photo keeps the photo's id.
+        moves: list[tuple[int, FileEntry]] = []
+        if missing:
+            by_hash: dict[str, list] = {}
+            for row in missing.values():
+                by_hash.setdefault(row.content_hash, []).append(row)
+            still_new = []
+            for entry in new:
+                try:
+                    digest = content_hash(entry.path, entry.size)
+                except OSError:
+                    continue  # vanished meanwhile
+                rows = by_hash.get(digest)
+                if rows:
+                    row = rows.pop()
+                    moves.append((row.id, entry))
+                    missing.pop(row.path, None)
+                    if row.id not in embedded:
+                        jobs.append(_Job(entry, row.id, folder_id))
+                else:
+                    still_new.append(entry)
+            new = still_new
+        for entry in new:
+            if _known_failure(failures, entry):
+                report.failed += 1
+            else:
+                jobs.append(_Job(entry, None, folder_id))
+
+        gone_failures = [p for p in failures if p not in on_disk and p not in problems]
+        with self.catalog.writing() as s:
+            for photo_id, entry in moves:
+                s.execute(
+                    update(Photo)
+                    .where(Photo.id == photo_id)
+                    .values(path=entry.path, folder_id=folder_id, mtime_ns=entry.mtime_ns, size=entry.size)
+                )
+            delete_photos(s, [r.id for r in missing.values()])
+            for path in gone_failures:
+                s.execute(delete(Failure).where(Failure.path == path))
+            for problem in problems.values():
+                previous = failures.get(problem.path)
+                if previous is None or (previous.size, previous.mtime_ns) != (problem.size, problem.mtime_ns):
+                    _record_failure(s, problem.path, folder_id, problem.size, problem.mtime_ns, problem.reason)
+        report.moved += len(moves)
+        report.removed += len(missing)
+        report.failed += len(problems)
+        return sorted(jobs, key=lambda j: j.entry.path)
+
+    # -- embedding -----------------------------------------------------------------------
+    def _embed(self, jobs: list[_Job], report: IndexReport, cancel: threading.Event, started: float) -> Iterator[Progress]:
+        self.encoder.load()
+        pre = self.encoder.preprocess
+        with self.catalog.writing() as s:
+            ensure_space(
+                s,
+                self.index.space_id,
+                self.encoder.spec.key,
+                weights_identity(self.encoder.spec, self.encoder.weights_file),
+                self.index.dim,
+            )
+        total = len(jobs)
+        done = 0
+        embed_started = time.monotonic()
+        last_save = embed_started
+        yield Progress("embedding", 0, total, message="loading model")
+
+        def work(job: _Job) -> _Done:
+            try:
+                decoded = decode_for_model(Path(job.entry.path), pre)
+                digest = content_hash(job.entry.path, job.entry.size)
+                return _Done(job, decoded, digest, None)
+            except FileNotFoundError:
+                return _Done(job, None, None, None)
+            except UnreadableImage as exc:
+                return _Done(job, None, None, str(exc))
+            except OSError as exc:
+                return _Done(job, None, None, f"cannot read file: {exc.strerror or exc}")
+            except MemoryError:
+                return _Done(job, None, None, "image too large for available memory")
+
+        # Decoding runs ahead of inference by a bounded window, so memory stays flat.
+        window = self.batch_size * 3
+        with ThreadPoolExecutor(max_workers=self.decode_workers, thread_name_prefix="decode") as pool:
+            pending: list[Future] = []
+            queue = iter(jobs)
+            for job in queue:
+                pending.append(pool.submit(work, job))
+                if len(pending) >= window:
+                    break
+            while pending:
+                if cancel.is_set():
+                    for f in pending:
+                        f.cancel()
+                    return
+                batch_futures, pending = pending[: self.batch_size], pending[self.batch_size :]
+                for job in queue:
+                    pending.append(pool.submit(work, job))
+                    if len(pending) >= window:
+                        break
+                results = [f.result() for f in batch_futures]
+                self._commit(results, report)
+                done += len(results)
+                elapsed = time.monotonic() - embed_started
+                rate = done / elapsed if elapsed > 0 else 0.0
+                eta = (total - done) / rate if rate > 0 else None
+                yield Progress("embedding", done, total, rate, eta, f"{done}/{total} photos")
+                if time.monotonic() - last_save > self.save_every_s:
+                    self.index.save()
+                    last_save = time.monotonic()
+
+    def _commit(self, results: list[_Done], report: IndexReport) -> None:
+        good = [r for r in results if r.decoded is not None]
+        vectors = (
+            self.encoder.encode_images(_stack([r.decoded.pixels for r in good]))
+            if good
+            else np.zeros((0, self.index.dim), np.float32)
+        )
+        space_id = self.index.space_id
+        ids: list[int] = []
+        with self.catalog.writing() as s:
+            generation = bump_generation(s, space_id)
+            for r in results:
+                entry = r.job.entry
+                if r.error is not None:
+                    _record_failure(s, entry.path, r.job.folder_id, entry.size, entry.mtime_ns, r.error)
+                    report.failed += 1
+            for r, vec in zip(good, vectors):
+                entry, info = r.job.entry, r.decoded.info
+                values = dict(
+                    folder_id=r.job.folder_id,
+                    path=entry.path,
+                    size=entry.size,
+                    mtime_ns=entry.mtime_ns,
+                    content_hash=r.content_hash,
+                    width=info.width,
+                    height=info.height,
+                    format=info.format,
+                    taken_at=info.taken_at or datetime.fromtimestamp(entry.mtime_ns / 1e9),
+                    camera_make=info.camera_make,
+                    camera_model=info.camera_model,
+                    indexed_at=datetime.now(),
+                )
+                if r.job.photo_id is None:
+                    photo_id = s.execute(Photo.__table__.insert().values(**values)).inserted_primary_key[0]
+                    report.added += 1
+                else:
+                    photo_id = r.job.photo_id
+                    s.execute(update(Photo).where(Photo.id == photo_id).values(**values))
+                    report.updated += 1
+                s.merge(Vector(photo_id=photo_id, space_id=space_id, vector=pack_vector(vec), generation=generation))
+                s.execute(delete(Failure).where(Failure.path == entry.path))
+                ids.append(photo_id)
+        # After the commit: the in-memory graph follows the catalog, never leads it.
+        if generation == self.index.generation + 1:
+            self.index.add(np.asarray(ids, np.int64), vectors)
+            self.index.generation = generation
+        else:  # another process wrote meanwhile: catch up with everything, ours included
+            self.index.sync(self.catalog)
+
+
+def _stack(arrays: list[np.ndarray]):  # noqa: ANN202 - torch.Tensor
+    import torch
+
+    return torch.from_numpy(np.stack(arrays))
+
+
+def _known_failure(failures: dict, entry: FileEntry) -> bool:
+    row = failures.get(entry.path)
+    return row is not None and row.size == entry.size and row.mtime_ns == entry.mtime_ns
+
+
+def _record_failure(s: Session, path: str, folder_id: int | None, size: int, mtime_ns: int, reason: str) -> None:
+    s.merge(Failure(path=path, folder_id=folder_id, size=size, mtime_ns=mtime_ns, reason=reason, at=datetime.now()))
+
+
+def _targets(folders, scopes) -> list[tuple[int, str, str]]:  # noqa: ANN001
+    """(folder id, folder path, path to walk) for each registered folder or requested scope."""
+    if scopes is None:
+        return [(fid, fpath, fpath) for fid, fpath in folders]
+    targets = []
+    for scope in scopes:
+        scope = os.path.abspath(str(scope))
+        owner = max(
+            ((fid, fpath) for fid, fpath in folders if scope == fpath or scope.startswith(fpath.rstrip("/") + "/")),
+            key=lambda f: len(f[1]),
+            default=None,
+        )
+        if owner is not None:
+            targets.append((owner[0], owner[1], scope))
+    return targets
