@@ -7,7 +7,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -16,8 +16,8 @@ class Context:
     """What a command handler may use; built lazily by main.py so cheap commands stay cheap."""
 
     open_library: Callable[[], Any]  # -> engine.library.Library
-    stdout: Any = sys.stdout
-    stderr: Any = sys.stderr
+    stdout: Any = field(default_factory=lambda: sys.stdout)
+    stderr: Any = field(default_factory=lambda: sys.stderr)
 
     _library: Any = None
 
@@ -35,8 +35,8 @@ class Context:
 class ProgressLine:
     """A one-line progress display on stderr (redrawn on a terminal, a line every few s otherwise)."""
 
-    def __init__(self, stream: Any = sys.stderr, interval_s: float = 2.0) -> None:
-        self.stream = stream
+    def __init__(self, stream: Any = None, interval_s: float = 2.0) -> None:
+        self.stream = stream or sys.stderr
         self.tty = bool(getattr(stream, "isatty", lambda: False)())
         self.interval_s = 0.1 if self.tty else interval_s
         self._last = 0.0
