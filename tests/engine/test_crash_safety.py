@@ -31,9 +31,9 @@ def start_indexing(home: Path, folder: Path) -> subprocess.Popen:
 
 def test_sigkill_mid_index_then_resume_completes_without_duplicates(tmp_path: Path):
     folder = tmp_path / "pics"
-    total = 240
+    total = 160
     for i in range(total):
-        make_photo(folder / f"{i // 60}" / f"p{i:03d}.jpg", ["red_stripes", "blue_checks", "green_noise", "yellow_rings"][i % 4], seed=i, size=(480, 360))
+        make_photo(folder / f"{i // 60}" / f"p{i:03d}.jpg", ["red_stripes", "blue_checks", "green_noise", "yellow_rings"][i % 4], seed=i, size=(256, 192))
     home = tmp_path / "home"
     db = home / "catalog.sqlite"
 
@@ -72,9 +72,9 @@ def test_sigkill_mid_index_then_resume_completes_without_duplicates(tmp_path: Pa
 
 def test_ctrl_c_stops_cleanly_and_the_next_run_resumes(tmp_path: Path):
     folder = tmp_path / "pics"
-    total = 240
+    total = 160
     for i in range(total):
-        make_photo(folder / f"p{i:03d}.jpg", "green_noise", seed=i, size=(480, 360))
+        make_photo(folder / f"p{i:03d}.jpg", "green_noise", seed=i, size=(256, 192))
     home = tmp_path / "home"
     db = home / "catalog.sqlite"
     proc = start_indexing(home, folder)
