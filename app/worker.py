@@ -7,6 +7,9 @@
     job.signals.finished.connect(...)   # always, last
     job.cancel()                        # cooperative: the generator stops between yields
 
+A plain function that takes a `report` parameter gets a callable that emits `progress` from
+its own thread (for engine code that reports through a callback, such as a weights download).
+
 Signals cross threads as queued connections, so slots run on the GUI thread and may touch
 widgets. Nothing here ever blocks the GUI thread.
 """
@@ -50,17 +53,22 @@ class Worker(QRunnable):
     def cancelled(self) -> bool:
         return self.cancel_event.is_set()
 
-    def _accepts_cancel(self) -> bool:
+    def _accepts(self, name: str) -> bool:
         try:
-            return "cancel" in inspect.signature(self.fn).parameters
+            return name in inspect.signature(self.fn).parameters
         except (TypeError, ValueError):
             return False
+
+    def _accepts_cancel(self) -> bool:
+        return self._accepts("cancel")
 
     def run(self) -> None:  # on a pool thread
         try:
             kwargs = dict(self.kwargs)
             if self._accepts_cancel():
                 kwargs["cancel"] = self.cancel_event
+            if self._accepts("report") and "report" not in kwargs:
+                kwargs["report"] = self.signals.progress.emit
             outcome = self.fn(*self.args, **kwargs)
             if inspect.isgenerator(outcome):
                 last = None
