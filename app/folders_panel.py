@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QListView, QStyle, QToolButton, QVBoxLayout, QWidget
 
 from app.folders_model import FolderRole, FoldersModel
@@ -35,6 +35,7 @@ class FoldersPanel(QWidget):
         self.add_button = self._button("Add folder…", style.standardIcon(QStyle.StandardPixmap.SP_FileDialogNewFolder))
         self.rescan_button = self._button("Re-scan", style.standardIcon(QStyle.StandardPixmap.SP_BrowserReload))
         self.remove_button = self._button("Remove", style.standardIcon(QStyle.StandardPixmap.SP_DialogDiscardButton))
+        self.add_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.add_button.clicked.connect(self.add_requested)
         self.rescan_button.clicked.connect(lambda: self.rescan_requested.emit(self._current_path() or ""))
         self.remove_button.clicked.connect(self._remove)

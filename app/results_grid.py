@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, Qt, Signal
-from PySide6.QtGui import QKeyEvent
-from PySide6.QtWidgets import QAbstractItemView, QListView, QWidget
+from PySide6.QtCore import QModelIndex, QSize, Qt, Signal
+from PySide6.QtGui import QKeyEvent, QResizeEvent
+from PySide6.QtWidgets import QAbstractItemView, QListView, QStyleOptionViewItem, QWidget
 
 from app.results_model import ResultsModel, Role
 from app.thumbnail_delegate import ThumbnailDelegate
@@ -49,6 +49,16 @@ class ResultsGrid(QListView):
         rows = sorted(i.row() for i in self.selectionModel().selectedIndexes())
         model = self.model()
         return [model.index(r).data(Role.RESULT) for r in rows]
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        """Spread the columns over the whole width instead of leaving a gap on the right."""
+        super().resizeEvent(event)
+        hint = self.itemDelegate().sizeHint(self.viewOptions() if hasattr(self, "viewOptions") else QStyleOptionViewItem(), QModelIndex())
+        width = max(1, self.viewport().width() - 1)
+        columns = max(1, width // hint.width())
+        cell = QSize(width // columns, hint.height())
+        if cell != self.gridSize():
+            self.setGridSize(cell)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.currentIndex().isValid():

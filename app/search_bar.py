@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from PySide6.QtCore import QDate, Qt, QTimer, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtGui import QColor, QIcon, QKeySequence, QPainter, QPalette, QPen, QPixmap, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
     QDateEdit,
@@ -13,7 +13,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QStyle,
     QVBoxLayout,
     QWidget,
 )
@@ -36,7 +35,7 @@ class SearchBar(QWidget):
         self.field.setObjectName("searchField")
         self.field.setPlaceholderText(PLACEHOLDER)
         self.field.setClearButtonEnabled(True)
-        self.field.addAction(self.style().standardIcon(QStyle.StandardPixmap.SP_FileDialogContentsView),
+        self.field.addAction(magnifier_icon(self.palette().color(QPalette.ColorRole.PlaceholderText)),
                              QLineEdit.ActionPosition.LeadingPosition)
         self.field.setMinimumHeight(32)
         self._timer = QTimer(self)
@@ -155,6 +154,22 @@ class SearchBar(QWidget):
             shortcut = QShortcut(keys, window)
             shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
             shortcut.activated.connect(self.focus)
+
+
+def magnifier_icon(color: QColor, size: int = 32) -> QIcon:
+    """A drawn magnifying glass (icon themes are not available on every platform)."""
+    pixmap = QPixmap(size, size)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    pen = QPen(color, size * 0.1)
+    pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+    painter.setPen(pen)
+    r = size * 0.27
+    painter.drawEllipse(int(size * 0.16), int(size * 0.16), int(2 * r), int(2 * r))
+    painter.drawLine(int(size * 0.62), int(size * 0.62), int(size * 0.84), int(size * 0.84))
+    painter.end()
+    return QIcon(pixmap)
 
 
 def _short(path: str) -> str:

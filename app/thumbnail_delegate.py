@@ -44,14 +44,17 @@ class ThumbnailDelegate(QStyledItemDelegate):
             painter.setBrush(hover)
             painter.drawRoundedRect(cell, 8, 8)
 
-        area = QRect(option.rect.x() + self.padding, option.rect.y() + self.padding, self.edge, self.edge)
+        left = option.rect.x() + (option.rect.width() - self.edge) // 2
+        area = QRect(left, option.rect.y() + self.padding, self.edge, self.edge)
         pixmap = index.data(Qt.ItemDataRole.DecorationRole)
         result = index.data(Role.RESULT)
         available = bool(result.available) if result is not None else True
         if isinstance(pixmap, QPixmap) and not pixmap.isNull():
             size = pixmap.size().scaled(area.size(), Qt.AspectRatioMode.KeepAspectRatio)
+            # Bottom-aligned, centred across: every caption sits right under its picture.
             target = QRect(0, 0, size.width(), size.height())
             target.moveCenter(area.center())
+            target.moveBottom(area.bottom())
             if not available:
                 painter.setOpacity(0.35)
             painter.drawPixmap(target, pixmap)
@@ -85,7 +88,7 @@ class ThumbnailDelegate(QStyledItemDelegate):
             painter.setFont(option.font)
 
         name = index.data(Qt.ItemDataRole.DisplayRole) or ""
-        caption = QRect(option.rect.x() + self.padding, area.bottom() + 4, self.edge, option.fontMetrics.height())
+        caption = QRect(left, area.bottom() + 4, self.edge, option.fontMetrics.height())
         role = QPalette.ColorRole.Text if available else QPalette.ColorRole.PlaceholderText
         painter.setPen(palette.color(role))
         painter.drawText(caption, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignVCenter,

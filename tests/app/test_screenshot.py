@@ -1,0 +1,35 @@
+"""A screenshot of the main window with results, for a reviewer (test-output/, not committed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+
+from tests.app.conftest import add_and_index, search
+from tests.conftest import OUTPUT
+from tests.factories import make_library
+
+
+def visible_thumbnails_ready(page) -> bool:
+    """True when every cell on screen has its thumbnail (asking for them as the grid paints)."""
+    grid, model = page.grid, page.results_model
+    viewport = grid.viewport().rect()
+    visible = [model.index(r) for r in range(model.rowCount()) if grid.visualRect(model.index(r)).intersects(viewport)]
+    return bool(visible) and all(i.data(Qt.ItemDataRole.DecorationRole) is not None for i in visible)
+
+
+def test_screenshot_of_the_main_window_with_results(qtbot, window, tmp_path: Path):
+    make_library(tmp_path / "Holiday 2024", per_concept=6, size=(400, 300))
+    add_and_index(qtbot, window, tmp_path / "Holiday 2024")
+    window.resize(1280, 800)
+    paths = search(qtbot, window, "red stripes")
+    assert len(paths) == 24
+    page = window.search_page
+    page.grid.setCurrentIndex(page.results_model.index(0))
+    qtbot.waitUntil(lambda: "24 photos" in window.status.photos.text())
+    qtbot.waitUntil(lambda: visible_thumbnails_ready(page), timeout=30_000)
+    OUTPUT.mkdir(exist_ok=True)
+    target = OUTPUT / "app-main-window.png"
+    assert window.grab().save(str(target))
+    assert target.stat().st_size > 20_000  # a real picture, not an empty frame
