@@ -54,10 +54,12 @@ class SearchBar(QWidget):
         self.after = self._date_field()
         self.before = self._date_field()
         self.min_score = QDoubleSpinBox()
-        self.min_score.setRange(0.0, 1.0)
+        # Cosine similarity spans -1..1; the minimum, -1, keeps everything and reads "any".
+        self.min_score.setRange(-1.0, 1.0)
         self.min_score.setSingleStep(0.05)
         self.min_score.setDecimals(2)
         self.min_score.setSpecialValueText("any")
+        self.min_score.setValue(self.min_score.minimum())
         self.min_score.setToolTip("Hide results scoring below this (cosine similarity to the query)")
         for widget in (self.after, self.before):
             widget.dateChanged.connect(lambda _d: self.search_now())
@@ -106,7 +108,7 @@ class SearchBar(QWidget):
             folder=self.folder.currentData() or None,
             after=day(self.after),
             before=day(self.before),
-            min_score=score if score > 0 else None,
+            min_score=None if score <= self.min_score.minimum() else score,
         )
 
     def set_filters(self, filters: Filters) -> None:
@@ -120,7 +122,7 @@ class SearchBar(QWidget):
             self.folder.setCurrentIndex(self.folder.findData(filters.folder))
         for field, value in ((self.after, filters.after), (self.before, filters.before)):
             field.setDate(QDate(value.year, value.month, value.day) if value else NO_DATE)
-        self.min_score.setValue(filters.min_score or 0.0)
+        self.min_score.setValue(self.min_score.minimum() if filters.min_score is None else filters.min_score)
         for widget in (self.folder, self.after, self.before, self.min_score):
             widget.blockSignals(False)
         self.blockSignals(False)

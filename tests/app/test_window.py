@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeySequence
 
 from tests.app.conftest import INDEX_TIMEOUT_MS, add_and_index, search, shown_paths
 
@@ -45,3 +46,99 @@ def test_add_folder_indexes_and_the_grid_fills_as_you_type(qtbot, window, photos
     scores = [r.score for r in page.results_model.results()]
     assert scores == sorted(scores, reverse=True)
     assert "best first" in page.summary.text()
+
+
+def open_first_result(qtbot, window):
+    page = window.search_page
+    page.grid.setFocus()
+    page.grid.setCurrentIndex(page.results_model.index(0))
+    qtbot.keyClick(page.grid, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: page.preview is not None and page.preview.isVisible())
+    return page.preview
+
+
+def test_preview_shows_the_photo_its_metadata_and_score(qtbot, window, photos: Path):
+    add_and_index(qtbot, window, photos)
+    search(qtbot, window, "blue checks")
+    first = window.search_page.results_model.results()[0]
+    preview = open_first_result(qtbot, window)
+    assert preview.result == first
+    qtbot.waitUntil(lambda: preview.image_loaded, timeout=10_000)
+    assert preview.picture.pixmap() is not None and not preview.picture.pixmap().isNull()
+    assert preview.fields["Name"].text() == Path(first.path).name
+    assert preview.fields["Score"].text() == f"{first.score:.3f}"
+    assert preview.fields["Size"].text() == "160 × 120 px"
+    assert preview.fields["Format"].text() == "JPEG"
+    qtbot.keyClick(preview, Qt.Key.Key_Escape)
+    qtbot.waitUntil(lambda: not preview.isVisible())
+
+
+def test_more_like_this_from_the_preview_shows_similar_photos(qtbot, window, photos: Path):
+    add_and_index(qtbot, window, photos)
+    search(qtbot, window, "green")
+    page = window.search_page
+    page.grid.setCurrentIndex(page.results_model.index(0))
+    target = page.results_model.results()[0]
+    preview = open_first_result(qtbot, window)
+    with qtbot.waitSignal(page.results_shown, timeout=30_000):
+        preview.similar_button.click()
+    qtbot.waitUntil(lambda: not page.searching)
+    results = page.results_model.results()
+    assert results[0].id == target.id and results[0].score > 0.99  # the photo itself comes first
+    concept = Path(target.path).parent.name
+    assert {Path(r.path).parent.name for r in results[:3]} == {concept}  # then its look-alikes
+    assert page.similar_banner.isVisible() and Path(target.path).name in page.similar_label.text()
+    # Typing a new query leaves the similar-photo mode.
+    search(qtbot, window, "stripes")
+    assert not page.similar_banner.isVisible()
+
+
+def test_a_newer_query_wins_over_a_slower_older_one(qtbot, window, photos: Path):
+    add_and_index(qtbot, window, photos)
+    page = window.search_page
+    shown = []
+    page.results_shown.connect(shown.append)
+    page.search_bar.field.setText("stripes")
+    page.refresh()  # the older query, over all folders ...
+    red = photos / "red_stripes"
+    page.search_bar.set_folders([str(photos), str(red)])
+    page.search_bar.folder.setCurrentIndex(page.search_bar.folder.findData(str(red)))  # ... then a newer one
+    qtbot.waitUntil(lambda: not page.searching, timeout=30_000)
+    qtbot.wait(300)  # time for a stale answer to arrive, if it were going to be shown
+    assert shown == [3]
+    assert {Path(p).parent for p in shown_paths(window)} == {red}
+
+
+def test_keyboard_focus_search_arrows_and_quit(qtbot, window, photos: Path):
+    add_and_index(qtbot, window, photos)
+    search(qtbot, window, "rings")
+    page = window.search_page
+    page.grid.setFocus()
+    page.grid.setCurrentIndex(page.results_model.index(0))
+    qtbot.keyClick(page.grid, Qt.Key.Key_Right)
+    assert page.grid.currentIndex().row() == 1
+    qtbot.keyClick(page.grid, Qt.Key.Key_Slash)
+    assert page.search_bar.field.hasFocus()
+    page.grid.setFocus()
+    qtbot.keyClick(page.grid, Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier)
+    assert page.search_bar.field.hasFocus()
+    assert window.quit_action.shortcut() == QKeySequence(QKeySequence.StandardKey.Quit)
+    window.quit_action.trigger()
+    qtbot.waitUntil(lambda: not window.isVisible())
+
+
+def test_selection_is_published_and_results_drag_out_as_file_urls(qtbot, window, photos: Path):
+    add_and_index(qtbot, window, photos)
+    search(qtbot, window, "checks")
+    page = window.search_page
+    published = []
+    window.state.selection_changed.connect(published.append)
+    model = page.results_model
+    selection = page.grid.selectionModel()
+    selection.select(model.index(0), selection.SelectionFlag.Select)
+    selection.select(model.index(2), selection.SelectionFlag.Select)
+    expected = [model.results()[0].id, model.results()[2].id]
+    assert published[-1] == expected and window.state.selection == expected
+    mime = model.mimeData([model.index(0), model.index(2)])
+    assert [u.toLocalFile() for u in mime.urls()] == [model.results()[0].path, model.results()[2].path]
+    assert model.flags(model.index(0)) & Qt.ItemFlag.ItemIsDragEnabled
