@@ -47,7 +47,13 @@ def add_and_index(qtbot, window, folder: Path) -> object:
     """Add a folder through the window and wait for its indexing run to finish; the report."""
     with qtbot.waitSignal(window.indexing.finished, timeout=INDEX_TIMEOUT_MS) as finished:
         window.add_folders([str(folder)])
+    settle(qtbot, window)
     return finished.args[0]
+
+
+def settle(qtbot, window) -> None:
+    """Wait until the refreshes that follow a change (folders, status, results) are done."""
+    qtbot.waitUntil(lambda: not window.state.jobs.running and not window.search_page.searching, timeout=30_000)
 
 
 def shown_paths(window) -> list[str]:
