@@ -50,4 +50,5 @@ def run(open_library: Callable[[], object]) -> int:
     try:
         return app.exec()
     finally:
+        window.shutdown()  # idempotent: closing the window already stopped the jobs
         library.close()

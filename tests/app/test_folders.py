@@ -39,7 +39,6 @@ def test_unplugged_folder_is_marked_offline_and_its_photos_stay(qtbot, window, p
     qtbot.waitUntil(lambda: folder_rows(window) == [(str(photos), 12, "offline")])
     assert "offline" in window.folders_model.index(0).data(Qt.ItemDataRole.DisplayRole)
     assert "unplugged" in window.search_page.message_bar.message()
-    results = window.search_page.results_model.results()
     qtbot.waitUntil(lambda: len(window.search_page.results_model.results()) == 12)
     results = window.search_page.results_model.results()
     assert not any(r.available for r in results)  # shown, but marked unavailable

@@ -6,9 +6,9 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QKeySequence
+from PySide6.QtGui import QGuiApplication, QKeySequence
 
-from tests.app.conftest import INDEX_TIMEOUT_MS, add_and_index, search, shown_paths
+from tests.app.conftest import add_and_index, search, shown_paths
 
 
 def test_window_opens_fast_without_loading_the_model(qtbot, make_window):
@@ -69,6 +69,8 @@ def test_preview_shows_the_photo_its_metadata_and_score(qtbot, window, photos: P
     assert preview.fields["Score"].text() == f"{first.score:.3f}"
     assert preview.fields["Size"].text() == "160 × 120 px"
     assert preview.fields["Format"].text() == "JPEG"
+    preview.copy_button.click()
+    assert QGuiApplication.clipboard().text() == first.path
     qtbot.keyClick(preview, Qt.Key.Key_Escape)
     qtbot.waitUntil(lambda: not preview.isVisible())
 
