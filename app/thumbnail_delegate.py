@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QPainter, QPalette, QPixmap
+from PySide6.QtGui import QColor, QPainter, QPainterPath, QPalette, QPixmap
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 from app.results_model import Role
@@ -50,21 +50,25 @@ class ThumbnailDelegate(QStyledItemDelegate):
         result = index.data(Role.RESULT)
         available = bool(result.available) if result is not None else True
         if isinstance(pixmap, QPixmap) and not pixmap.isNull():
-            size = pixmap.size().scaled(area.size(), Qt.AspectRatioMode.KeepAspectRatio)
-            # Bottom-aligned, centred across: every caption sits right under its picture.
-            target = QRect(0, 0, size.width(), size.height())
-            target.moveCenter(area.center())
-            target.moveBottom(area.bottom())
+            # Square cells filled edge to edge (centre crop), as photo browsers do: a tight,
+            # even grid; the preview shows the whole picture.
+            side = min(pixmap.width(), pixmap.height())
+            source = QRect((pixmap.width() - side) // 2, (pixmap.height() - side) // 2, side, side)
+            target = area
+            clip = QPainterPath()
+            clip.addRoundedRect(QRectF(area), 6, 6)
+            painter.setClipPath(clip)
             if not available:
                 painter.setOpacity(0.35)
-            painter.drawPixmap(target, pixmap)
+            painter.drawPixmap(target, pixmap, source)
             painter.setOpacity(1.0)
+            painter.setClipping(False)
         else:
             placeholder = QColor(palette.color(QPalette.ColorRole.Text))
             placeholder.setAlpha(22)
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(placeholder)
-            box = QRectF(area).adjusted(12, 24, -12, -24)
+            box = QRectF(area)
             painter.drawRoundedRect(box, 6, 6)
             if index.data(Role.THUMBNAIL_FAILED):
                 painter.setPen(palette.color(QPalette.ColorRole.PlaceholderText))

@@ -20,14 +20,17 @@ def visible_thumbnails_ready(page) -> bool:
 
 
 def test_screenshot_of_the_main_window_with_results(qtbot, window, tmp_path: Path):
-    make_library(tmp_path / "Holiday 2024", per_concept=6, size=(400, 300))
+    for n, size in enumerate([(400, 300), (300, 400), (480, 270), (360, 360)]):
+        make_library(tmp_path / "Holiday 2024" / f"day {n + 1}", per_concept=2, size=size)
+    make_library(tmp_path / "Family", per_concept=1, size=(320, 240))
     add_and_index(qtbot, window, tmp_path / "Holiday 2024")
+    add_and_index(qtbot, window, tmp_path / "Family")
     window.resize(1280, 800)
     paths = search(qtbot, window, "red stripes")
-    assert len(paths) == 24
+    assert len(paths) == 36
     page = window.search_page
     page.grid.setCurrentIndex(page.results_model.index(0))
-    qtbot.waitUntil(lambda: "24 photos" in window.status.photos.text())
+    qtbot.waitUntil(lambda: "36 photos" in window.status.photos.text())
     qtbot.waitUntil(lambda: visible_thumbnails_ready(page), timeout=30_000)
     OUTPUT.mkdir(exist_ok=True)
     target = OUTPUT / "app-main-window.png"
