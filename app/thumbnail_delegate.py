@@ -5,16 +5,19 @@ from __future__ import annotations
 import math
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QPainter, QPainterPath, QPalette, QPixmap
+from PySide6.QtGui import QColor, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 from app.results_model import Role
 
 
+CELL = 160  # px, the edge of a thumbnail in the grid
+
+
 class ThumbnailDelegate(QStyledItemDelegate):
     """Cells of `edge` px thumbnails with a caption line below."""
 
-    def __init__(self, edge: int = 160, parent: QWidget | None = None) -> None:
+    def __init__(self, edge: int = CELL, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.edge = edge
         self.padding = 8
@@ -51,18 +54,13 @@ class ThumbnailDelegate(QStyledItemDelegate):
         available = bool(result.available) if result is not None else True
         if isinstance(pixmap, QPixmap) and not pixmap.isNull():
             # Square cells filled edge to edge (centre crop), as photo browsers do: a tight,
-            # even grid; the preview shows the whole picture.
-            side = min(pixmap.width(), pixmap.height())
-            source = QRect((pixmap.width() - side) // 2, (pixmap.height() - side) // 2, side, side)
+            # even grid; the preview shows the whole picture. The loader delivers the pixmap
+            # cropped, rounded and at the cell's size, so this is a 1:1 copy.
             target = area
-            clip = QPainterPath()
-            clip.addRoundedRect(QRectF(area), 6, 6)
-            painter.setClipPath(clip)
             if not available:
                 painter.setOpacity(0.35)
-            painter.drawPixmap(target, pixmap, source)
+            painter.drawPixmap(target, pixmap)
             painter.setOpacity(1.0)
-            painter.setClipping(False)
         else:
             placeholder = QColor(palette.color(QPalette.ColorRole.Text))
             placeholder.setAlpha(22)

@@ -24,6 +24,7 @@ from app.settings import load_filters, save_filters
 from app.state import AppState
 from app.status_bar import LibraryStatusBar
 from app.teach_view import TeachView
+from app.thumbnail_delegate import CELL
 from app.thumbnail_loader import ThumbnailLoader
 from engine.images import EXTENSIONS
 from engine.thumbnails import Thumbnails
@@ -45,7 +46,9 @@ class MainWindow(QMainWindow):
         self.loader = EngineLoader(state, self)
         self.indexing = Indexing(state, self.loader, self)
         self.folders_model = FoldersModel(self)
-        self.thumbnails = ThumbnailLoader(Thumbnails(library.paths.thumbnails), parent=self)
+        ratio = self.devicePixelRatioF()
+        self.thumbnails = ThumbnailLoader(Thumbnails(library.paths.thumbnails), cell_px=round(CELL * ratio), parent=self)
+        self.thumbnails.device_ratio = ratio
         self.download_dialog: DownloadDialog | None = None
         self.failures_dialog: FailuresDialog | None = None
 
@@ -88,6 +91,7 @@ class MainWindow(QMainWindow):
         state.library_changed.connect(self.refresh_status)
         state.text_tower_changed.connect(self.status.show_text_tower)
         state.status_message.connect(lambda text: self.status.showMessage(text, 8000))
+        state.index_requested.connect(lambda paths: self.indexing.index(paths or None))
 
         self._restore()
         # Everything that touches the disk or the catalog starts after the window is up.

@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication, QKeySequence
 
 from tests.app.conftest import add_and_index, search, shown_paths
+from tests.factories import make_photo
 
 
 def test_window_opens_fast_without_loading_the_model(qtbot, make_window):
@@ -144,3 +145,13 @@ def test_selection_is_published_and_results_drag_out_as_file_urls(qtbot, window,
     mime = model.mimeData([model.index(0), model.index(2)])
     assert [u.toLocalFile() for u in mime.urls()] == [model.results()[0].path, model.results()[2].path]
     assert model.flags(model.index(0)) & Qt.ItemFlag.ItemIsDragEnabled
+
+
+def test_other_views_can_queue_indexing_and_announce_a_text_tower(qtbot, window, photos: Path):
+    add_and_index(qtbot, window, photos)
+    make_photo(photos / "later.jpg", "green_noise", seed=5, size=(96, 72))
+    with qtbot.waitSignal(window.indexing.finished, timeout=60_000) as done:
+        window.state.index_requested.emit([str(photos)])
+    assert done.args[0].added == 1
+    window.state.text_tower_changed.emit("v3-my-captions")
+    assert window.status.tower.text() == "Text tower: v3-my-captions"
