@@ -19,7 +19,7 @@ class DownloadDialog(QProgressDialog):
         self.setWindowTitle("Downloading the model")
         self.setLabelText(f"Downloading the weights of {model} (once; they are kept for next time)…")
         self.setCancelButton(None)  # the download cannot be interrupted cleanly mid-file
-        self.setWindowModality(Qt.WindowModality.WindowModal)
+        self.setWindowModality(Qt.WindowModality.NonModal)  # browsing and folders stay usable
         self.setMinimumDuration(0)
         self.setAutoClose(False)
         self.setAutoReset(False)

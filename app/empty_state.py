@@ -24,7 +24,7 @@ class EmptyState(QWidget):
         self.body = QLabel()
         self.body.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.body.setWordWrap(True)
-        self.body.setMaximumWidth(460)
+        self.body.setFixedWidth(460)  # a fixed width lets the wrapped text get its full height
         self.button = QPushButton("Add a folder…")
         self.button.setDefault(True)
         self.button.clicked.connect(self.add_requested)
@@ -41,6 +41,8 @@ class EmptyState(QWidget):
         self.icon.setPixmap(self.style().standardIcon(icon).pixmap(64, 64))
         self.title.setText(title)
         self.body.setText(body)
+        # A wrapped label placed with an alignment gets its one-line height; ask for the real one.
+        self.body.setMinimumHeight(self.body.heightForWidth(self.body.width()))
         self.button.setVisible(button)
 
     def first_run(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QImage, QImageReader, QPixmap, QResizeEvent
@@ -34,9 +35,21 @@ def _decode(path: str, edge: int = MAX_EDGE) -> QImage:
     if size.isValid() and max(size.width(), size.height()) > edge:
         reader.setScaledSize(size.scaled(QSize(edge, edge), Qt.AspectRatioMode.KeepAspectRatio))
     image = reader.read()
-    if image.isNull():
-        raise OSError(reader.errorString() or "cannot decode the photo")
+    if image.isNull():  # a format Qt has no plugin for (HEIC, 16-bit TIFF...): Pillow's turn
+        return _decode_with_pillow(path, edge)
     return image
+
+
+def _decode_with_pillow(path: str, edge: int) -> QImage:
+    """The engine's decoder (the one indexing uses), as a QImage."""
+    from PIL import Image
+
+    from engine.images import open_oriented
+
+    img, _ = open_oriented(Path(path), min_side=edge)  # raises UnreadableImage with a reason
+    img.thumbnail((edge, edge), Image.Resampling.BICUBIC)
+    data = img.tobytes("raw", "RGB")
+    return QImage(data, img.width, img.height, 3 * img.width, QImage.Format.Format_RGB888).copy()
 
 
 def _human_size(n: int) -> str:
@@ -132,7 +145,11 @@ class PreviewDialog(QDialog):
         self._fit()
 
     def _fit(self) -> None:
-        if self._pixmap is not None:
+        if self._pixmap is None:
+            return
+        if self._pixmap.width() <= self.picture.width() and self._pixmap.height() <= self.picture.height():
+            self.picture.setPixmap(self._pixmap)  # small photos at their own size, never blown up
+        else:
             self.picture.setPixmap(self._pixmap.scaled(self.picture.size(), Qt.AspectRatioMode.KeepAspectRatio,
                                                        Qt.TransformationMode.SmoothTransformation))
 

@@ -50,7 +50,7 @@ class ThumbnailLoader(QObject):
 
     ready = Signal(str)  # a content hash whose thumbnail just became available
 
-    def __init__(self, thumbnails: Thumbnails, cell_px: int = 160, edge: int = DEFAULT_EDGE, memory: int = 800,
+    def __init__(self, thumbnails: Thumbnails, cell_px: int = 160, edge: int = DEFAULT_EDGE, memory: int = 400,
                  threads: int = 2, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.thumbnails = thumbnails
@@ -81,8 +81,9 @@ class ThumbnailLoader(QObject):
         return digest in self._failed
 
     def forget_requests(self) -> None:
-        """Drop queued requests (the results changed; what is on screen asks again)."""
+        """Drop queued requests and past failures (the results changed: a drive may be back)."""
         self._wanted.clear()
+        self._failed.clear()
 
     @property
     def busy(self) -> bool:

@@ -95,7 +95,7 @@ class MainWindow(QMainWindow):
 
         self._restore()
         # Everything that touches the disk or the catalog starts after the window is up.
-        QTimer.singleShot(0, self._startup)
+        QTimer.singleShot(0, self, self._startup)
 
     # -- menus ---------------------------------------------------------------------------
     def _build_menus(self) -> None:
@@ -147,7 +147,7 @@ class MainWindow(QMainWindow):
         self.search_page.search_bar.set_folders([f.path for f in folders])
         self.search_page.set_has_folders(bool(folders))
         if warm_up and folders:
-            QTimer.singleShot(WARM_UP_MS, self.loader.start)
+            QTimer.singleShot(WARM_UP_MS, self.loader, self.loader.start)
 
     def refresh_status(self) -> None:
         job = self.state.jobs.start(self.state.library.status, name="status")

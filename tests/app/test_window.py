@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication, QKeySequence
 
 from tests.app.conftest import add_and_index, search, shown_paths
+from tests.conftest import OUTPUT
 from tests.factories import make_photo
 
 
@@ -21,6 +22,8 @@ def test_window_opens_fast_without_loading_the_model(qtbot, make_window):
     page = window.search_page
     qtbot.waitUntil(lambda: page.stack.currentWidget() is page.empty and page.empty.button.isVisible())
     assert "Find your photos" in page.empty.title.text()
+    OUTPUT.mkdir(exist_ok=True)
+    window.grab().save(str(OUTPUT / "app-first-run.png"))
     assert not window.state.library.encoder.loaded  # the first-run screen needs no model
     assert [window.tabs.tabText(i) for i in range(window.tabs.count())] == ["Photos", "Categories", "Teach"]
 
@@ -70,6 +73,8 @@ def test_preview_shows_the_photo_its_metadata_and_score(qtbot, window, photos: P
     assert preview.fields["Score"].text() == f"{first.score:.3f}"
     assert preview.fields["Size"].text() == "160 × 120 px"
     assert preview.fields["Format"].text() == "JPEG"
+    OUTPUT.mkdir(exist_ok=True)
+    preview.grab().save(str(OUTPUT / "app-preview.png"))
     preview.copy_button.click()
     assert QGuiApplication.clipboard().text() == first.path
     qtbot.keyClick(preview, Qt.Key.Key_Escape)
@@ -155,3 +160,14 @@ def test_other_views_can_queue_indexing_and_announce_a_text_tower(qtbot, window,
     assert done.args[0].added == 1
     window.state.text_tower_changed.emit("v3-my-captions")
     assert window.status.tower.text() == "Text tower: v3-my-captions"
+
+
+def test_preview_of_a_heic_photo_that_qt_cannot_decode_itself(qtbot, window, tmp_path: Path):
+    make_photo(tmp_path / "phone" / "IMG_0001.heic", "yellow_rings", size=(320, 240), fmt="HEIF")
+    add_and_index(qtbot, window, tmp_path / "phone")
+    qtbot.waitUntil(lambda: len(window.search_page.results_model.results()) == 1)
+    preview = open_first_result(qtbot, window)
+    qtbot.waitUntil(lambda: preview.image_loaded, timeout=10_000)
+    assert preview.fields["Format"].text() == "HEIF"
+    assert preview._pixmap.width() == 320
+    preview.close()
