@@ -17,8 +17,20 @@ from app.state import AppState
 def _load(library, report: Callable[[object], None]) -> bool:  # noqa: ANN001 - engine Library
     """On a pool thread: build the model (downloading if needed), then open the vector index."""
     library.encoder.load(on_download=lambda done, total: report((done, total)))
+    # The first text query imports the tokenizer's dependencies and builds its tables: do it
+    # now, in the background, rather than when the person types.
+    library.encoder.encode_texts(["a photo"])
     library.index  # noqa: B018 - opening (and if needed repairing) the index is the point
     return True
+
+
+def _import_model_code() -> None:
+    """On a pool thread: import open_clip (and torch's compiler stack behind it), nothing more.
+
+    Big imports hold Python's GIL for up to a few hundred ms at a time, which would stall the
+    window if it happened when the person first searches or adds a folder.
+    """
+    import open_clip  # noqa: F401
 
 
 class EngineLoader(QObject):
@@ -41,6 +53,10 @@ class EngineLoader(QObject):
     @property
     def loading(self) -> bool:
         return self._job is not None
+
+    def prepare(self) -> None:
+        """Import the model's code in the background (the window does this once it is up)."""
+        self.state.jobs.start(_import_model_code, name="import model code")
 
     def when_ready(self, fn: Callable[[], None]) -> None:
         """Run `fn` once the model is loaded (now, if it is)."""

@@ -146,8 +146,9 @@ class MainWindow(QMainWindow):
         self.folders_model.set_folders(folders)
         self.search_page.search_bar.set_folders([f.path for f in folders])
         self.search_page.set_has_folders(bool(folders))
-        if warm_up and folders:
-            QTimer.singleShot(WARM_UP_MS, self.loader, self.loader.start)
+        if warm_up:
+            # With photos to search, load the model; on a first run, only import its code.
+            QTimer.singleShot(WARM_UP_MS, self.loader, self.loader.start if folders else self.loader.prepare)
 
     def refresh_status(self) -> None:
         job = self.state.jobs.start(self.state.library.status, name="status")

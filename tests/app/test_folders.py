@@ -92,6 +92,10 @@ def test_filters_by_folder_date_and_min_score(qtbot, window, tmp_path: Path):
         make_photo(root / concept / f"{year}-{i}.jpg", concept, seed=i, size=(96, 72), taken=datetime(year, 6, 1, 12))
     add_and_index(qtbot, window, root)
     bar = window.search_page.search_bar
+    # Before anything is typed: every photo, newest first, without scores.
+    browsed = window.search_page.results_model.results()
+    assert [r.taken_at.year for r in browsed] == [2023, 2023, 2019] and all(r.score != r.score for r in browsed)
+    assert "newest first" in window.search_page.summary.text()
     assert len(search(qtbot, window, "stripes")) == 3
     bar.after.setDate(bar.after.date().fromString("2020-01-01", "yyyy-MM-dd"))
     qtbot.waitUntil(lambda: len(shown_paths(window)) == 2 and not window.search_page.searching)
