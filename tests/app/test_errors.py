@@ -6,7 +6,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 
-from tests.app.conftest import INDEX_TIMEOUT_MS, add_and_index
+from tests.app.conftest import INDEX_TIMEOUT_MS, WAIT_MS, add_and_index
 
 
 def test_missing_weights_offline_get_the_engines_message(qtbot, make_window, photos: Path):
@@ -45,11 +45,11 @@ def test_unreadable_files_are_counted_and_listed_with_reasons(qtbot, window, pho
     report = add_and_index(qtbot, window, photos)
     assert (report.added, report.failed) == (12, 2)
     status = window.status
-    qtbot.waitUntil(lambda: status.failures.isVisible())
+    qtbot.waitUntil(lambda: status.failures.isVisible(), timeout=WAIT_MS)
     assert "2 could not be indexed" in status.failures.text()
     qtbot.mouseClick(status.failures, Qt.MouseButton.LeftButton)
     dialog = window.failures_dialog
-    qtbot.waitUntil(lambda: dialog.table.rowCount() == 2)
+    qtbot.waitUntil(lambda: dialog.table.rowCount() == 2, timeout=WAIT_MS)
     rows = {Path(dialog.table.item(r, 0).text()).name: dialog.table.item(r, 1).text() for r in range(2)}
     assert set(rows) == {"broken.jpg", "empty.png"}
     assert "empty" in rows["empty.png"] and rows["broken.jpg"]

@@ -11,7 +11,7 @@ from PySide6.QtGui import QDropEvent
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app.folders_model import FolderRole
-from tests.app.conftest import INDEX_TIMEOUT_MS, add_and_index, search, shown_paths
+from tests.app.conftest import INDEX_TIMEOUT_MS, WAIT_MS, add_and_index, search, shown_paths
 from tests.factories import make_photo
 
 
@@ -26,7 +26,7 @@ def test_folder_dropped_on_the_window_is_added_and_indexed(qtbot, window, photos
     drop = QDropEvent(QPointF(300, 300), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
     with qtbot.waitSignal(window.indexing.finished, timeout=INDEX_TIMEOUT_MS):
         window.dropEvent(drop)
-    qtbot.waitUntil(lambda: folder_rows(window) == [(str(photos), 12, "ready")])
+    qtbot.waitUntil(lambda: folder_rows(window) == [(str(photos), 12, "ready")], timeout=WAIT_MS)
     assert "12 photos" in window.folders_model.index(0).data(Qt.ItemDataRole.DisplayRole)
 
 
@@ -36,13 +36,13 @@ def test_unplugged_folder_is_marked_offline_and_its_photos_stay(qtbot, window, p
     with qtbot.waitSignal(window.indexing.finished, timeout=INDEX_TIMEOUT_MS) as done:
         window.search_page.folders_panel.rescan_button.click()
     assert done.args[0].offline == [str(photos)]
-    qtbot.waitUntil(lambda: folder_rows(window) == [(str(photos), 12, "offline")])
+    qtbot.waitUntil(lambda: folder_rows(window) == [(str(photos), 12, "offline")], timeout=WAIT_MS)
     assert "offline" in window.folders_model.index(0).data(Qt.ItemDataRole.DisplayRole)
     assert "unplugged" in window.search_page.message_bar.message()
-    qtbot.waitUntil(lambda: len(window.search_page.results_model.results()) == 12)
+    qtbot.waitUntil(lambda: len(window.search_page.results_model.results()) == 12, timeout=WAIT_MS)
     results = window.search_page.results_model.results()
     assert not any(r.available for r in results)  # shown, but marked unavailable
-    qtbot.waitUntil(lambda: "1 folder offline" in window.status.photos.text())
+    qtbot.waitUntil(lambda: "1 folder offline" in window.status.photos.text(), timeout=WAIT_MS)
 
 
 def test_remove_folder_after_confirmation_forgets_its_photos(qtbot, window, photos: Path, tmp_path: Path):
@@ -50,7 +50,7 @@ def test_remove_folder_after_confirmation_forgets_its_photos(qtbot, window, phot
     make_photo(other / "one.jpg", "yellow_rings", size=(96, 72))
     add_and_index(qtbot, window, photos)
     add_and_index(qtbot, window, other)
-    qtbot.waitUntil(lambda: len(folder_rows(window)) == 2)
+    qtbot.waitUntil(lambda: len(folder_rows(window)) == 2, timeout=WAIT_MS)
     panel = window.search_page.folders_panel
     panel.list.setCurrentIndex(window.folders_model.index(0))  # sorted by path: .../other first
     assert panel.remove_button.isEnabled()
@@ -63,7 +63,7 @@ def test_remove_folder_after_confirmation_forgets_its_photos(qtbot, window, phot
     QTimer.singleShot(50, confirm)
     with qtbot.waitSignal(window.state.library_changed, timeout=30_000):
         panel.remove_button.click()
-    qtbot.waitUntil(lambda: [p for p, _, _ in folder_rows(window)] == [str(photos)])
+    qtbot.waitUntil(lambda: [p for p, _, _ in folder_rows(window)] == [str(photos)], timeout=WAIT_MS)
     assert (other / "one.jpg").exists()  # the file itself is untouched
     assert all(Path(p).is_relative_to(photos) for p in search(qtbot, window, "rings"))
 
@@ -81,7 +81,7 @@ def test_a_missing_folder_gets_a_clear_message_and_is_not_added(qtbot, window, t
     missing = tmp_path / "no such folder"
     window.add_folders([str(missing)])
     page = window.search_page
-    qtbot.waitUntil(lambda: page.message_bar.isVisible())
+    qtbot.waitUntil(lambda: page.message_bar.isVisible(), timeout=WAIT_MS)
     assert f"not a folder: {missing}" in page.message_bar.message()
     assert window.folders_model.rowCount() == 0 and not window.indexing.running
 
@@ -98,19 +98,19 @@ def test_filters_by_folder_date_and_min_score(qtbot, window, tmp_path: Path):
     assert "newest first" in window.search_page.summary.text()
     assert len(search(qtbot, window, "stripes")) == 3
     bar.after.setDate(bar.after.date().fromString("2020-01-01", "yyyy-MM-dd"))
-    qtbot.waitUntil(lambda: len(shown_paths(window)) == 2 and not window.search_page.searching)
+    qtbot.waitUntil(lambda: len(shown_paths(window)) == 2 and not window.search_page.searching, timeout=WAIT_MS)
     assert all("2023" in Path(p).name for p in shown_paths(window))
     bar.set_folders([str(root), str(root / "blue_checks")])
     bar.folder.setCurrentIndex(bar.folder.findData(str(root / "blue_checks")))
-    qtbot.waitUntil(lambda: [Path(p).name for p in shown_paths(window)] == ["2023-2.jpg"])
+    qtbot.waitUntil(lambda: [Path(p).name for p in shown_paths(window)] == ["2023-2.jpg"], timeout=WAIT_MS)
     bar.folder.setCurrentIndex(0)
-    qtbot.waitUntil(lambda: len(shown_paths(window)) == 2)
+    qtbot.waitUntil(lambda: len(shown_paths(window)) == 2, timeout=WAIT_MS)
     best, second = (r.score for r in window.search_page.results_model.results())
     bar.min_score.setValue(second - 0.01)  # both still pass
-    qtbot.waitUntil(lambda: bar.filters().min_score is not None and not window.search_page.searching)
+    qtbot.waitUntil(lambda: bar.filters().min_score is not None and not window.search_page.searching, timeout=WAIT_MS)
     assert len(shown_paths(window)) == 2
     bar.min_score.setValue(best + 0.01)  # none passes
-    qtbot.waitUntil(lambda: window.search_page.stack.currentWidget() is window.search_page.empty)
+    qtbot.waitUntil(lambda: window.search_page.stack.currentWidget() is window.search_page.empty, timeout=WAIT_MS)
     assert "No photos match" in window.search_page.empty.title.text()
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QTimer
 
-from tests.app.conftest import INDEX_TIMEOUT_MS, add_and_index, search
+from tests.app.conftest import INDEX_TIMEOUT_MS, WAIT_MS, add_and_index, search
 from tests.factories import make_library
 
 MAX_GAP_S = 0.25  # the longest the event loop may go without running a 10 ms timer
@@ -37,7 +37,7 @@ def test_cancel_halfway_then_resume_to_completion(qtbot, window, tmp_path: Path)
     assert not rest.cancelled and rest.added == 64 - report.added and rest.unchanged == report.added
     assert not bar.isVisible()
     assert len(search(qtbot, window, "stripes")) == 64
-    qtbot.waitUntil(lambda: "64 photos" in window.status.photos.text())
+    qtbot.waitUntil(lambda: "64 photos" in window.status.photos.text(), timeout=WAIT_MS)
 
 
 def test_progress_bar_shows_done_total_rate_and_time_left(qtbot, window, tmp_path: Path):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt
 
-from tests.app.conftest import add_and_index, search
+from tests.app.conftest import WAIT_MS, add_and_index, search
 from tests.conftest import OUTPUT
 from tests.factories import make_library
 
@@ -30,7 +30,7 @@ def test_screenshot_of_the_main_window_with_results(qtbot, window, tmp_path: Pat
     assert len(paths) == 36
     page = window.search_page
     page.grid.setCurrentIndex(page.results_model.index(0))
-    qtbot.waitUntil(lambda: "36 photos" in window.status.photos.text())
+    qtbot.waitUntil(lambda: "36 photos" in window.status.photos.text(), timeout=WAIT_MS)
     qtbot.waitUntil(lambda: visible_thumbnails_ready(page), timeout=30_000)
     OUTPUT.mkdir(exist_ok=True)
     target = OUTPUT / "app-main-window.png"

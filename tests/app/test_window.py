@@ -8,7 +8,7 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication, QKeySequence
 
-from tests.app.conftest import add_and_index, search, shown_paths
+from tests.app.conftest import WAIT_MS, add_and_index, search, shown_paths
 from tests.conftest import OUTPUT
 from tests.factories import make_photo
 
@@ -21,7 +21,7 @@ def test_window_opens_fast_without_loading_the_model(qtbot, make_window):
     assert opened < 2.0
     assert not window.state.library.encoder.loaded
     page = window.search_page
-    qtbot.waitUntil(lambda: page.stack.currentWidget() is page.empty and page.empty.button.isVisible())
+    qtbot.waitUntil(lambda: page.stack.currentWidget() is page.empty and page.empty.button.isVisible(), timeout=WAIT_MS)
     assert "Find your photos" in page.empty.title.text()
     OUTPUT.mkdir(exist_ok=True)
     window.grab().save(str(OUTPUT / "app-first-run.png"))
@@ -35,17 +35,17 @@ def test_add_folder_indexes_and_the_grid_fills_as_you_type(qtbot, window, photos
     report = add_and_index(qtbot, window, photos)
     assert report.added == 12 and not report.cancelled
     assert changed, "views were not told that the library changed"
-    qtbot.waitUntil(lambda: [f.photos for f in window.folders_model.folders()] == [12])
+    qtbot.waitUntil(lambda: [f.photos for f in window.folders_model.folders()] == [12], timeout=WAIT_MS)
     info = window.folders_model.folders()[0]
     assert (info.path, info.photos, info.online) == (str(photos), 12, True)
-    qtbot.waitUntil(lambda: "12 photos" in window.status.photos.text())
+    qtbot.waitUntil(lambda: "12 photos" in window.status.photos.text(), timeout=WAIT_MS)
     assert window.status.model.text() == "Model: tiny-test"
 
     page = window.search_page
     # Typed without Enter: the debounced search fills the grid on its own.
     with qtbot.waitSignal(page.results_shown, timeout=30_000):
         qtbot.keyClicks(page.search_bar.field, "stripes")
-    qtbot.waitUntil(lambda: not page.searching)
+    qtbot.waitUntil(lambda: not page.searching, timeout=WAIT_MS)
     assert page.stack.currentWidget() is page.grid
     assert len(shown_paths(window)) == 12
     scores = [r.score for r in page.results_model.results()]
@@ -58,7 +58,7 @@ def open_first_result(qtbot, window):
     page.grid.setFocus()
     page.grid.setCurrentIndex(page.results_model.index(0))
     qtbot.keyClick(page.grid, Qt.Key.Key_Return)
-    qtbot.waitUntil(lambda: page.preview is not None and page.preview.isVisible())
+    qtbot.waitUntil(lambda: page.preview is not None and page.preview.isVisible(), timeout=WAIT_MS)
     return page.preview
 
 
@@ -79,7 +79,7 @@ def test_preview_shows_the_photo_its_metadata_and_score(qtbot, window, photos: P
     preview.copy_button.click()
     assert QGuiApplication.clipboard().text() == first.path
     qtbot.keyClick(preview, Qt.Key.Key_Escape)
-    qtbot.waitUntil(lambda: not preview.isVisible())
+    qtbot.waitUntil(lambda: not preview.isVisible(), timeout=WAIT_MS)
 
 
 def test_more_like_this_from_the_preview_shows_similar_photos(qtbot, window, photos: Path):
@@ -91,7 +91,7 @@ def test_more_like_this_from_the_preview_shows_similar_photos(qtbot, window, pho
     preview = open_first_result(qtbot, window)
     with qtbot.waitSignal(page.results_shown, timeout=30_000):
         preview.similar_button.click()
-    qtbot.waitUntil(lambda: not page.searching)
+    qtbot.waitUntil(lambda: not page.searching, timeout=WAIT_MS)
     results = page.results_model.results()
     assert results[0].id == target.id and results[0].score > 0.99  # the photo itself comes first
     concept = Path(target.path).parent.name
@@ -133,7 +133,7 @@ def test_keyboard_focus_search_arrows_and_quit(qtbot, window, photos: Path):
     assert page.search_bar.field.hasFocus()
     assert window.quit_action.shortcut() == QKeySequence(QKeySequence.StandardKey.Quit)
     window.quit_action.trigger()
-    qtbot.waitUntil(lambda: not window.isVisible())
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=WAIT_MS)
 
 
 def test_selection_is_published_and_results_drag_out_as_file_urls(qtbot, window, photos: Path):
@@ -166,7 +166,7 @@ def test_other_views_can_queue_indexing_and_announce_a_text_tower(qtbot, window,
 def test_preview_of_a_heic_photo_that_qt_cannot_decode_itself(qtbot, window, tmp_path: Path):
     make_photo(tmp_path / "phone" / "IMG_0001.heic", "yellow_rings", size=(320, 240), fmt="HEIF")
     add_and_index(qtbot, window, tmp_path / "phone")
-    qtbot.waitUntil(lambda: len(window.search_page.results_model.results()) == 1)
+    qtbot.waitUntil(lambda: len(window.search_page.results_model.results()) == 1, timeout=WAIT_MS)
     preview = open_first_result(qtbot, window)
     qtbot.waitUntil(lambda: preview.image_loaded, timeout=10_000)
     assert preview.fields["Format"].text() == "HEIF"

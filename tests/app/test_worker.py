@@ -6,6 +6,7 @@ import threading
 import time
 
 from app.worker import Jobs
+from tests.app.conftest import WAIT_MS
 
 
 def test_a_fast_job_never_loses_its_result_to_a_late_connection(qtbot):
@@ -15,7 +16,7 @@ def test_a_fast_job_never_loses_its_result_to_a_late_connection(qtbot):
         job = jobs.start(lambda n=n: n)
         time.sleep(0.002)  # the job would be long done before we connect, if it had started
         job.signals.result.connect(got.append)
-    qtbot.waitUntil(lambda: len(got) == 20)
+    qtbot.waitUntil(lambda: len(got) == 20, timeout=WAIT_MS)
     assert sorted(got) == list(range(20))
     jobs.shutdown()
 
@@ -35,7 +36,7 @@ def test_generator_events_arrive_in_order_and_cancel_stops_between_yields(qtbot)
     events = []
     job = jobs.start(count)
     job.signals.progress.connect(events.append)
-    qtbot.waitUntil(lambda: len(events) == 3)
+    qtbot.waitUntil(lambda: len(events) == 3, timeout=WAIT_MS)
     with qtbot.waitSignal(job.signals.finished, timeout=5000):
         job.cancel()
         release.set()
