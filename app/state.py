@@ -15,6 +15,7 @@ class AppState(QObject):
     text_tower_changed = Signal(str)  # a text-tower version was activated (or 'base')
     categories_changed = Signal()
     status_message = Signal(str)  # a line for the status bar
+    index_requested = Signal(list)  # paths to (re)index, [] for every folder: queued behind any run
 
     def __init__(self, library, jobs: Jobs, parent: QObject | None = None) -> None:  # noqa: ANN001
         super().__init__(parent)

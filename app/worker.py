@@ -7,8 +7,12 @@
     job.signals.finished.connect(...)   # always, last
     job.cancel()                        # cooperative: the generator stops between yields
 
+A plain function that takes a `report` parameter gets a callable that emits `progress` from
+its own thread (for engine code that reports through a callback, such as a weights download).
+
 Signals cross threads as queued connections, so slots run on the GUI thread and may touch
-widgets. Nothing here ever blocks the GUI thread.
+widgets. Nothing here ever blocks the GUI thread. A job starts on the next turn of the event
+loop, so connections made right after `start()` returns never miss an early signal.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal
 
 log = logging.getLogger(__name__)
 
@@ -50,17 +54,22 @@ class Worker(QRunnable):
     def cancelled(self) -> bool:
         return self.cancel_event.is_set()
 
-    def _accepts_cancel(self) -> bool:
+    def _accepts(self, name: str) -> bool:
         try:
-            return "cancel" in inspect.signature(self.fn).parameters
+            return name in inspect.signature(self.fn).parameters
         except (TypeError, ValueError):
             return False
+
+    def _accepts_cancel(self) -> bool:
+        return self._accepts("cancel")
 
     def run(self) -> None:  # on a pool thread
         try:
             kwargs = dict(self.kwargs)
             if self._accepts_cancel():
                 kwargs["cancel"] = self.cancel_event
+            if self._accepts("report") and "report" not in kwargs:
+                kwargs["report"] = self.signals.progress.emit
             outcome = self.fn(*self.args, **kwargs)
             if inspect.isgenerator(outcome):
                 last = None
@@ -90,13 +99,22 @@ class Jobs(QObject):
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(max_threads)
         self._running: set[Worker] = set()
+        self._closed = False
 
     def start(self, fn: Callable[..., Any], *args: Any, name: str = "", **kwargs: Any) -> Worker:
         worker = Worker(fn, *args, name=name, **kwargs)
         self._running.add(worker)
         worker.signals.finished.connect(lambda w=worker: self._running.discard(w))
-        self.pool.start(worker)
+        # Handed to the pool from the event loop: a fast job could otherwise emit its result
+        # before the caller had connected to it, and the result would be lost.
+        QTimer.singleShot(0, self, lambda w=worker: self._launch(w))
         return worker
+
+    def _launch(self, worker: Worker) -> None:
+        if self._closed:
+            self._running.discard(worker)
+            return
+        self.pool.start(worker)
 
     @property
     def running(self) -> list[Worker]:
@@ -107,6 +125,7 @@ class Jobs(QObject):
             worker.cancel()
 
     def shutdown(self, timeout_ms: int = 10000) -> bool:
-        """Cancel everything and wait for the pool (on quit only)."""
+        """Cancel everything and wait for the pool (on quit only); jobs not begun never run."""
+        self._closed = True
         self.cancel_all()
         return self.pool.waitForDone(timeout_ms)

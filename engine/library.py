@@ -225,6 +225,20 @@ class Library:
             hits = [(i, sc) for i, sc in hits if sc >= filters.min_score]
         return self._results(hits)
 
+    def browse(self, filters: Filters = Filters(), limit: int = 1000) -> list[SearchResult]:
+        """Embedded photos newest first, without a query (scores are NaN: nothing was asked)."""
+        query = (
+            select(Photo.id)
+            .join(Vector, (Vector.photo_id == Photo.id) & (Vector.space_id == self.space_id))
+            .order_by(Photo.taken_at.desc(), Photo.id.desc())
+        )
+        allowed = None if filters.empty else self._allowed(filters)
+        if allowed is None:
+            query = query.limit(limit)
+        with self.catalog.reading() as s:
+            ids = [i for i in s.scalars(query) if allowed is None or i in allowed][:limit]
+        return self._results([(i, float("nan")) for i in ids])
+
     def similar(self, path: str | Path, filters: Filters = Filters(), limit: int = 20) -> list[SearchResult]:
         """Photos most like the one at `path` (indexed or not); itself first when indexed."""
         return self.search(self.image_vector(str(path)), filters, limit)
