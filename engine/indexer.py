@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -131,11 +131,22 @@ class Indexer:
         # The watcher saves the graph on its own schedule: a save per small batch would
         # rewrite the whole file every few seconds.
         self.save_on_finish = save_on_finish
+        self._hold: frozenset[str] = frozenset()
 
     # -- the whole run -------------------------------------------------------------------
-    def run(self, scopes: Sequence[str | Path] | None = None, cancel: threading.Event | None = None) -> Iterator[Progress]:
-        """Index every registered folder (or only `scopes`, paths inside them)."""
+    def run(
+        self,
+        scopes: Sequence[str | Path] | None = None,
+        cancel: threading.Event | None = None,
+        hold: Collection[str] = (),
+    ) -> Iterator[Progress]:
+        """Index every registered folder (or only `scopes`, paths inside them).
+
+        Files in `hold` (still being written, says the watcher) are left exactly as the
+        catalog has them: neither embedded nor, if absent, removed.
+        """
         cancel = cancel or threading.Event()
+        self._hold = frozenset(hold)
         started = time.monotonic()
         report = IndexReport()
         try:
@@ -157,7 +168,7 @@ class Indexer:
         listings: list[_Listing] = []
         found = 0
         for folder_id, folder_path, scope in _targets(folders, scopes):
-            if not self._root_available(folder_id, folder_path):
+            if not root_available(self.catalog, folder_id, folder_path):
                 # An unplugged drive or unmounted share: keep everything, mark it offline.
                 with self.catalog.writing() as s:
                     s.execute(update(Folder).where(Folder.id == folder_id).values(online=False))
@@ -186,21 +197,6 @@ class Indexer:
                 )
         return jobs
 
-    def _root_available(self, folder_id: int, folder_path: str) -> bool:
-        """False for a missing root, and for an empty one that should hold photos.
-
-        An unmounted share or drive often leaves its mount point behind as an empty folder;
-        taking that emptiness at its word would delete every photo (and its captions).
-        """
-        try:
-            with os.scandir(folder_path) as entries:
-                if next(entries, None) is not None:
-                    return True
-        except OSError:
-            return False
-        with self.catalog.reading() as s:
-            return s.scalar(select(Photo.id).where(Photo.folder_id == folder_id).limit(1)) is None
-
     def _diff(self, listings: list[_Listing], report: IndexReport) -> list[_Job]:
         jobs: list[_Job] = []
         new: list[tuple[FileEntry, int]] = []  # (entry, folder id)
@@ -216,6 +212,8 @@ class Indexer:
             on_disk_paths.update(listing.on_disk)
             problems.update({p: (problem, listing.folder_id) for p, problem in listing.problems.items()})
             for path, entry in listing.on_disk.items():
+                if path in self._hold:
+                    continue
                 row = known.get(path)
                 if row is None:
                     new.append((entry, listing.folder_id))
@@ -228,7 +226,7 @@ class Indexer:
                     jobs.append(_Job(entry, row.id, listing.folder_id))  # e.g. a new embedding space
                 else:
                     report.unchanged += 1
-            missing.update({p: r for p, r in known.items() if p not in listing.on_disk})
+            missing.update({p: r for p, r in known.items() if p not in listing.on_disk and p not in self._hold})
 
         # Moves: a new path whose content hash is that of a missing photo keeps the photo's id.
         moves: list[tuple[Any, FileEntry, int]] = []  # (old row, new entry, folder id)
@@ -412,6 +410,22 @@ class Indexer:
             self.index.generation = generation
         else:  # another process wrote meanwhile: catch up with everything, ours included
             self.index.sync(self.catalog)
+
+
+def root_available(catalog: Catalog, folder_id: int, folder_path: str) -> bool:
+    """False for a missing root, and for an empty one that should hold photos.
+
+    An unmounted share or drive often leaves its mount point behind as an empty folder;
+    taking that emptiness at its word would delete every photo (and its captions).
+    """
+    try:
+        with os.scandir(folder_path) as entries:
+            if next(entries, None) is not None:
+                return True
+    except OSError:
+        return False
+    with catalog.reading() as s:
+        return s.scalar(select(Photo.id).where(Photo.folder_id == folder_id).limit(1)) is None
 
 
 def _upsert_photo(s: Session, photo_id: int | None, values: dict, space_id: str) -> tuple[int, bool]:
