@@ -229,18 +229,24 @@ class Indexer:
             missing.update({p: r for p, r in known.items() if p not in listing.on_disk and p not in self._hold})
 
         # Moves: a new path whose content hash is that of a missing photo keeps the photo's id.
+        # Missing here, or anywhere else its file has vanished from: the two halves of a move
+        # between folders can reach the watcher in different batches.
         moves: list[tuple[Any, FileEntry, int]] = []  # (old row, new entry, folder id)
-        if missing:
+        if new:
             by_hash: dict[str, list] = {}
             for row in missing.values():
                 by_hash.setdefault(row.content_hash, []).append(row)
-            still_new = []
+            hashed = []
             for entry, folder_id in new:
                 try:
-                    digest = content_hash(entry.path, entry.size)
+                    hashed.append((entry, folder_id, content_hash(entry.path, entry.size)))
                 except OSError:
                     continue  # vanished meanwhile
-                rows = by_hash.get(digest)
+            elsewhere = self._vanished_by_hash({d for *_, d in hashed if d not in by_hash}, set(missing))
+            embedded |= self._embedded_among([r.id for rows in elsewhere.values() for r in rows])
+            still_new = []
+            for entry, folder_id, digest in hashed:
+                rows = by_hash.get(digest) or elsewhere.get(digest)
                 if rows:
                     row = rows.pop()
                     moves.append((row, entry, folder_id))
@@ -280,6 +286,30 @@ class Indexer:
         report.removed += len(still_there)
         report.failed += len(problems)
         return sorted(jobs, key=lambda j: j.entry.path)
+
+    def _vanished_by_hash(self, digests: set[str], exclude: set[str]) -> dict[str, list]:
+        """Photos with these content hashes, in online folders, whose file is no longer there."""
+        found: dict[str, list] = {}
+        ordered = sorted(digests)
+        with self.catalog.reading() as s:
+            for start in range(0, len(ordered), 900):
+                rows = s.execute(
+                    select(Photo.id, Photo.path, Photo.content_hash)
+                    .join(Folder, Folder.id == Photo.folder_id)
+                    .where(Photo.content_hash.in_(ordered[start : start + 900]), Folder.online.is_(True))
+                ).all()
+                for row in rows:
+                    if row.path not in exclude and not os.path.lexists(row.path):
+                        found.setdefault(row.content_hash, []).append(row)
+        return found
+
+    def _embedded_among(self, photo_ids: list[int]) -> set[int]:
+        with self.catalog.reading() as s:
+            return set(
+                s.scalars(
+                    select(Vector.photo_id).where(Vector.space_id == self.index.space_id, Vector.photo_id.in_(photo_ids))
+                )
+            ) if photo_ids else set()
 
     def _known(self, scope: str) -> tuple[dict[str, Any], set[int], dict[str, Any]]:
         """Catalog rows inside `scope`: photos by path, ids embedded in this space, failures."""
