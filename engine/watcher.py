@@ -13,7 +13,8 @@ does the rest on the caller's thread:
            that came back is watched again and reconciled
     stop:  on `cancel`, between steps; the observer thread is joined, the graph saved
 
-It yields the indexer's `Progress` events while a batch runs and one `Batch` per batch.
+It yields `Progress("watching")` once every root is watched, the indexer's `Progress` events
+while a batch runs, and one `Batch` per batch.
 Nothing here knows about Qt: the app turns the yielded events into signals.
 """
 
@@ -170,6 +171,7 @@ class Watcher:
         saved_generation = self.library.index.generation
         try:
             self._poll_roots(observer, initial=True)
+            yield Progress("watching", len(self._watches), message=f"watching {len(self._watches)} folder(s)")
             if reconcile:
                 yield from self._batch("reconcile", None, cancel)
             next_poll = time.monotonic() + self.poll_s

@@ -72,13 +72,13 @@ def cmd_watch(args: argparse.Namespace, ctx: Context) -> int:
         if library.target is not None:  # a model switch is pending: it runs alongside
             builder = threading.Thread(target=_build_quietly, args=(library, stop, ctx), name="space-builder", daemon=True)
             builder.start()
-        folders = library.folders()
-        ctx.stderr.write(f"watching {len(folders)} folder(s); Ctrl-C stops\n")
-        ctx.stderr.flush()
         for event in watcher.run(stop, reconcile=not args.no_reconcile):
             if isinstance(event, Batch):
                 ctx.stdout.write(event.summary() + "\n")
                 ctx.stdout.flush()
+            elif event.phase == "watching":
+                ctx.stderr.write(f"{event.message}; Ctrl-C stops\n")
+                ctx.stderr.flush()
         if builder is not None:
             builder.join()
     ctx.stderr.write("stopped; the library is saved\n")
