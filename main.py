@@ -45,27 +45,44 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def compose(args: argparse.Namespace):  # noqa: ANN201 - engine.library.Library
-    """Build the library from the options: paths, catalog, model facade."""
+    """Build the library from the options: paths, catalog, serving model and any pending switch.
+
+    The library remembers its model. `--model`/`--weights` that differ from it ask for a
+    switch: instant when that space is complete, else it is built in the background while
+    searches keep using the remembered model (see engine/spaces.py).
+    """
+    from engine import spaces
     from engine.catalog import Catalog
-    from engine.encoder import Encoder
     from engine.library import Library
     from engine.paths import Paths, default_home
-    from engine.specs import load_model_list
+    from engine.specs import UnknownModel, load_model_list
 
     paths = Paths(args.home.expanduser() if args.home else default_home()).ensure()
     catalog = Catalog(paths.catalog)
     models = load_model_list()
-    # The library remembers its model: without --model, keep using the one it was indexed with.
-    key = args.model or catalog.get_setting("model") or models.default
-    spec = models.get(key)
-    weights = args.weights
-    if weights is None and not args.model:
-        remembered = catalog.get_setting("weights")
-        weights = Path(remembered) if remembered else None
-    encoder = Encoder(spec, paths.models, weights_file=weights, allow_download=not args.offline)
-    catalog.set_setting("model", spec.key)
-    catalog.set_setting("weights", str(weights.resolve()) if weights else None)
-    return Library(paths, catalog, encoder)
+    allow_download = not args.offline
+    serving = spaces.serving_choice(catalog)
+    requested = spaces.requested_choice(args.model, args.weights, serving)
+    if serving is None:  # a new library: what was asked for (or the default) simply serves
+        serving = requested or spaces.ModelChoice(models.default, args.weights.resolve() if args.weights else None)
+        encoder = spaces.open_encoder(serving, models, paths, allow_download)
+        with catalog.writing() as s:
+            spaces.set_serving(s, serving, encoder.space_id)
+        requested = None
+    else:
+        encoder = spaces.open_encoder(serving, models, paths, allow_download)
+    target = None
+    pending = spaces.target_choice(catalog)
+    if pending is not None:
+        try:
+            target = spaces.open_encoder(pending, models, paths, allow_download)
+        except (UnknownModel, OSError) as exc:  # e.g. its weights file was deleted meanwhile
+            logging.getLogger(__name__).warning("dropping the pending switch to %s: %s", pending.key, exc)
+            spaces.set_target(catalog, None)
+    library = Library(paths, catalog, encoder, target=target, models=models)
+    if requested is not None:
+        library.request_model(requested)
+    return library
 
 
 def _expected_errors() -> tuple[type[BaseException], ...]:
@@ -73,10 +90,14 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
     from engine.images import UnreadableImage
     from engine.library import FolderError
     from engine.query import QueryError
+    from engine.spaces import SpaceError
     from engine.specs import UnknownModel
     from engine.weights import WeightsUnavailable
 
-    return (CatalogLocked, CatalogTooNew, UnreadableImage, FolderError, QueryError, UnknownModel, WeightsUnavailable, FileNotFoundError)
+    return (
+        CatalogLocked, CatalogTooNew, UnreadableImage, FolderError, QueryError, SpaceError, UnknownModel,
+        WeightsUnavailable, FileNotFoundError,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

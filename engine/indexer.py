@@ -15,11 +15,12 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from sqlalchemy import delete, select, update
@@ -30,6 +31,7 @@ from engine.catalog import (
     Failure,
     Folder,
     Photo,
+    Removal,
     Vector,
     bump_generation,
     delete_photos,
@@ -82,6 +84,16 @@ class Progress:
     report: IndexReport | None = None  # set on the final event
 
 
+@dataclass
+class _Listing:
+    """What a scan found on disk below one scope."""
+
+    folder_id: int
+    scope: str
+    on_disk: dict[str, FileEntry] = field(default_factory=dict)
+    problems: dict[str, ScanProblem] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class _Job:
     entry: FileEntry
@@ -108,6 +120,7 @@ class Indexer:
         batch_size: int = 16,
         decode_workers: int | None = None,
         save_every_s: float = 60.0,
+        save_on_finish: bool = True,
     ) -> None:
         self.catalog = catalog
         self.encoder = encoder
@@ -115,11 +128,25 @@ class Indexer:
         self.batch_size = batch_size
         self.decode_workers = decode_workers or max(1, (os.cpu_count() or 2) // 2)
         self.save_every_s = save_every_s
+        # The watcher saves the graph on its own schedule: a save per small batch would
+        # rewrite the whole file every few seconds.
+        self.save_on_finish = save_on_finish
+        self._hold: frozenset[str] = frozenset()
 
     # -- the whole run -------------------------------------------------------------------
-    def run(self, scopes: Sequence[str | Path] | None = None, cancel: threading.Event | None = None) -> Iterator[Progress]:
-        """Index every registered folder (or only `scopes`, paths inside them)."""
+    def run(
+        self,
+        scopes: Sequence[str | Path] | None = None,
+        cancel: threading.Event | None = None,
+        hold: Collection[str] = (),
+    ) -> Iterator[Progress]:
+        """Index every registered folder (or only `scopes`, paths inside them).
+
+        Files in `hold` (still being written, says the watcher) are left exactly as the
+        catalog has them: neither embedded nor, if absent, removed.
+        """
         cancel = cancel or threading.Event()
+        self._hold = frozenset(hold)
         started = time.monotonic()
         report = IndexReport()
         try:
@@ -130,44 +157,166 @@ class Indexer:
         finally:
             report.cancelled = cancel.is_set()
             report.seconds = time.monotonic() - started
-            self.index.save()
+            if self.save_on_finish:
+                self.index.save()
         yield Progress("done", report.added + report.updated, report.added + report.updated, report=report)
 
     # -- scanning and diffing ------------------------------------------------------------
     def _scan(self, scopes, report: IndexReport, cancel: threading.Event) -> Iterator[Progress]:
         with self.catalog.reading() as s:
             folders = s.execute(select(Folder.id, Folder.path)).all()
-        targets = _targets(folders, scopes)
-        jobs: list[_Job] = []
-        for folder_id, folder_path, scope in targets:
-            if not os.path.isdir(folder_path):
+        listings: list[_Listing] = []
+        found = 0
+        for folder_id, folder_path, scope in _targets(folders, scopes):
+            if not root_available(self.catalog, folder_id, folder_path):
                 # An unplugged drive or unmounted share: keep everything, mark it offline.
                 with self.catalog.writing() as s:
                     s.execute(update(Folder).where(Folder.id == folder_id).values(online=False))
-                report.offline.append(folder_path)
+                if folder_path not in report.offline:
+                    report.offline.append(folder_path)
                 continue
-            on_disk: dict[str, FileEntry] = {}
-            problems: dict[str, ScanProblem] = {}
-            for n, item in enumerate(walk(scope)):
+            listing = _Listing(folder_id, scope)
+            for item in walk(scope):
                 if isinstance(item, FileEntry):
-                    on_disk[item.path] = item
+                    listing.on_disk[item.path] = item
                 else:
-                    problems[item.path] = item
-                if n % 2000 == 1999:
+                    listing.problems[item.path] = item
+                found += 1
+                if found % 2000 == 0:
                     if cancel.is_set():
-                        return jobs
-                    yield Progress("scanning", done=n + 1, message=f"{n + 1} files found")
-            jobs += self._diff(folder_id, scope, on_disk, problems, report)
-            with self.catalog.writing() as s:
+                        return []
+                    yield Progress("scanning", done=found, message=f"{found} files found")
+            listings.append(listing)
+        # All scopes are diffed together, so a move between two of them (a file dragged from
+        # one watched folder to another) is recognised as a move and keeps its id.
+        jobs = self._diff(listings, report)
+        with self.catalog.writing() as s:
+            for folder_id in {listing.folder_id for listing in listings}:
                 s.execute(
                     update(Folder).where(Folder.id == folder_id).values(online=True, last_scan_at=datetime.now())
                 )
         return jobs
 
-    def _diff(self, folder_id: int, scope: str, on_disk: dict[str, FileEntry], problems: dict[str, ScanProblem], report: IndexReport) -> list[_Job]:
+    def _diff(self, listings: list[_Listing], report: IndexReport) -> list[_Job]:
+        jobs: list[_Job] = []
+        new: list[tuple[FileEntry, int]] = []  # (entry, folder id)
+        missing: dict[str, Any] = {}  # path -> catalog row
+        failures: dict[str, Any] = {}
+        problems: dict[str, tuple[ScanProblem, int]] = {}
+        on_disk_paths: set[str] = set()
+        embedded: set[int] = set()
+        for listing in listings:
+            known, in_embedded, in_failures = self._known(listing.scope)
+            embedded |= in_embedded
+            failures.update(in_failures)
+            on_disk_paths.update(listing.on_disk)
+            problems.update({p: (problem, listing.folder_id) for p, problem in listing.problems.items()})
+            for path, entry in listing.on_disk.items():
+                if path in self._hold:
+                    continue
+                row = known.get(path)
+                if row is None:
+                    new.append((entry, listing.folder_id))
+                elif entry.size != row.size or entry.mtime_ns != row.mtime_ns:
+                    if _known_failure(failures, entry):
+                        report.failed += 1
+                    else:
+                        jobs.append(_Job(entry, row.id, listing.folder_id))
+                elif row.id not in embedded:
+                    jobs.append(_Job(entry, row.id, listing.folder_id))  # e.g. a new embedding space
+                else:
+                    report.unchanged += 1
+            missing.update({p: r for p, r in known.items() if p not in listing.on_disk and p not in self._hold})
+
+        # Moves: a new path whose content hash is that of a missing photo keeps the photo's id.
+        # Missing here, or anywhere else its file has vanished from: the two halves of a move
+        # between folders can reach the watcher in different batches.
+        moves: list[tuple[Any, FileEntry, int]] = []  # (old row, new entry, folder id)
+        if new:
+            by_hash: dict[str, list] = {}
+            for row in missing.values():
+                by_hash.setdefault(row.content_hash, []).append(row)
+            hashed = []
+            for entry, folder_id in new:
+                try:
+                    hashed.append((entry, folder_id, content_hash(entry.path, entry.size)))
+                except OSError:
+                    continue  # vanished meanwhile
+            elsewhere = self._vanished_by_hash({d for *_, d in hashed if d not in by_hash}, set(missing))
+            embedded |= self._embedded_among([r.id for rows in elsewhere.values() for r in rows])
+            still_new = []
+            for entry, folder_id, digest in hashed:
+                rows = by_hash.get(digest) or elsewhere.get(digest)
+                if rows:
+                    row = rows.pop()
+                    moves.append((row, entry, folder_id))
+                    missing.pop(row.path, None)
+                    if row.id not in embedded:
+                        jobs.append(_Job(entry, row.id, folder_id))
+                else:
+                    still_new.append((entry, folder_id))
+            new = still_new
+        for entry, folder_id in new:
+            if _known_failure(failures, entry):
+                report.failed += 1
+            else:
+                jobs.append(_Job(entry, None, folder_id))
+
+        gone_failures = [p for p in failures if p not in on_disk_paths and p not in problems]
+        with self.catalog.writing() as s:
+            # Another writer (the watcher, a second process) may have acted since we read:
+            # every change below re-checks the row it is about inside this write.
+            for row, entry, folder_id in moves:
+                if s.scalar(select(Photo.id).where(Photo.path == entry.path)) is not None:
+                    continue
+                s.execute(
+                    update(Photo)
+                    .where(Photo.id == row.id, Photo.path == row.path)
+                    .values(path=entry.path, folder_id=folder_id, mtime_ns=entry.mtime_ns, size=entry.size)
+                )
+            still_there = _unchanged_paths(s, {r.id: r.path for r in missing.values()})
+            delete_photos(s, still_there)
+            for path in gone_failures:
+                s.execute(delete(Failure).where(Failure.path == path))
+            for problem, folder_id in problems.values():
+                previous = failures.get(problem.path)
+                if previous is None or (previous.size, previous.mtime_ns) != (problem.size, problem.mtime_ns):
+                    _record_failure(s, problem.path, folder_id, problem.size, problem.mtime_ns, problem.reason)
+        report.moved += len(moves)
+        report.removed += len(still_there)
+        report.failed += len(problems)
+        return sorted(jobs, key=lambda j: j.entry.path)
+
+    def _vanished_by_hash(self, digests: set[str], exclude: set[str]) -> dict[str, list]:
+        """Photos with these content hashes, in online folders, whose file is no longer there."""
+        found: dict[str, list] = {}
+        ordered = sorted(digests)
+        with self.catalog.reading() as s:
+            for start in range(0, len(ordered), 900):
+                rows = s.execute(
+                    select(Photo.id, Photo.path, Photo.content_hash)
+                    .join(Folder, Folder.id == Photo.folder_id)
+                    .where(Photo.content_hash.in_(ordered[start : start + 900]), Folder.online.is_(True))
+                ).all()
+                for row in rows:
+                    if row.path not in exclude and not os.path.lexists(row.path):
+                        found.setdefault(row.content_hash, []).append(row)
+        return found
+
+    def _embedded_among(self, photo_ids: list[int]) -> set[int]:
+        with self.catalog.reading() as s:
+            return set(
+                s.scalars(
+                    select(Vector.photo_id).where(Vector.space_id == self.index.space_id, Vector.photo_id.in_(photo_ids))
+                )
+            ) if photo_ids else set()
+
+    def _known(self, scope: str) -> tuple[dict[str, Any], set[int], dict[str, Any]]:
+        """Catalog rows inside `scope`: photos by path, ids embedded in this space, failures."""
         low, high = prefix_range(scope)
         exact = path_key(scope)
         in_scope = (Photo.path >= low) & (Photo.path < high) | (Photo.path == exact)
+        failed_in_scope = (Failure.path >= low) & (Failure.path < high) | (Failure.path == exact)
         with self.catalog.reading() as s:
             known = {
                 r.path: r
@@ -180,73 +329,8 @@ class Indexer:
                     .where(in_scope, Vector.space_id == self.index.space_id)
                 )
             )
-            failed_in_scope = (Failure.path >= low) & (Failure.path < high) | (Failure.path == exact)
             failures = {r.path: r for r in s.execute(select(Failure.path, Failure.size, Failure.mtime_ns).where(failed_in_scope))}
-
-        new = [e for p, e in on_disk.items() if p not in known]
-        missing = {p: r for p, r in known.items() if p not in on_disk}
-        jobs: list[_Job] = []
-        for path, row in known.items():
-            entry = on_disk.get(path)
-            if entry is None:
-                continue
-            if entry.size != row.size or entry.mtime_ns != row.mtime_ns:
-                if _known_failure(failures, entry):
-                    report.failed += 1
-                else:
-                    jobs.append(_Job(entry, row.id, folder_id))
-            elif row.id not in embedded:
-                jobs.append(_Job(entry, row.id, folder_id))  # e.g. a new embedding space
-            else:
-                report.unchanged += 1
-
-        # Moves: a new path whose content hash is that of a missing photo keeps the photo's id.
-        moves: list[tuple[int, FileEntry]] = []
-        if missing:
-            by_hash: dict[str, list] = {}
-            for row in missing.values():
-                by_hash.setdefault(row.content_hash, []).append(row)
-            still_new = []
-            for entry in new:
-                try:
-                    digest = content_hash(entry.path, entry.size)
-                except OSError:
-                    continue  # vanished meanwhile
-                rows = by_hash.get(digest)
-                if rows:
-                    row = rows.pop()
-                    moves.append((row.id, entry))
-                    missing.pop(row.path, None)
-                    if row.id not in embedded:
-                        jobs.append(_Job(entry, row.id, folder_id))
-                else:
-                    still_new.append(entry)
-            new = still_new
-        for entry in new:
-            if _known_failure(failures, entry):
-                report.failed += 1
-            else:
-                jobs.append(_Job(entry, None, folder_id))
-
-        gone_failures = [p for p in failures if p not in on_disk and p not in problems]
-        with self.catalog.writing() as s:
-            for photo_id, entry in moves:
-                s.execute(
-                    update(Photo)
-                    .where(Photo.id == photo_id)
-                    .values(path=entry.path, folder_id=folder_id, mtime_ns=entry.mtime_ns, size=entry.size)
-                )
-            delete_photos(s, [r.id for r in missing.values()])
-            for path in gone_failures:
-                s.execute(delete(Failure).where(Failure.path == path))
-            for problem in problems.values():
-                previous = failures.get(problem.path)
-                if previous is None or (previous.size, previous.mtime_ns) != (problem.size, problem.mtime_ns):
-                    _record_failure(s, problem.path, folder_id, problem.size, problem.mtime_ns, problem.reason)
-        report.moved += len(moves)
-        report.removed += len(missing)
-        report.failed += len(problems)
-        return sorted(jobs, key=lambda j: j.entry.path)
+        return known, embedded, failures
 
     # -- embedding -----------------------------------------------------------------------
     def _embed(self, jobs: list[_Job], report: IndexReport, cancel: threading.Event, started: float) -> Iterator[Progress]:
@@ -342,12 +426,10 @@ class Indexer:
                     camera_model=info.camera_model,
                     indexed_at=datetime.now(),
                 )
-                if r.job.photo_id is None:
-                    photo_id = s.execute(Photo.__table__.insert().values(**values)).inserted_primary_key[0]
+                photo_id, added = _upsert_photo(s, r.job.photo_id, values, space_id)
+                if added:
                     report.added += 1
                 else:
-                    photo_id = r.job.photo_id
-                    s.execute(update(Photo).where(Photo.id == photo_id).values(**values))
                     report.updated += 1
                 s.merge(Vector(photo_id=photo_id, space_id=space_id, vector=pack_vector(vec), generation=generation))
                 s.execute(delete(Failure).where(Failure.path == entry.path))
@@ -358,6 +440,65 @@ class Indexer:
             self.index.generation = generation
         else:  # another process wrote meanwhile: catch up with everything, ours included
             self.index.sync(self.catalog)
+
+
+def root_available(catalog: Catalog, folder_id: int, folder_path: str) -> bool:
+    """False for a missing root, and for an empty one that should hold photos.
+
+    An unmounted share or drive often leaves its mount point behind as an empty folder;
+    taking that emptiness at its word would delete every photo (and its captions).
+    """
+    try:
+        with os.scandir(folder_path) as entries:
+            if next(entries, None) is not None:
+                return True
+    except OSError:
+        return False
+    with catalog.reading() as s:
+        return s.scalar(select(Photo.id).where(Photo.folder_id == folder_id).limit(1)) is None
+
+
+def _upsert_photo(s: Session, photo_id: int | None, values: dict, space_id: str) -> tuple[int, bool]:
+    """Write a photo row inside the batch's transaction; (id, True when it is a new photo).
+
+    The scan was read earlier, outside this write: another writer may have recorded the same
+    path (an insert would collide) or deleted the row (an update would miss), so look again.
+    """
+    current = s.execute(
+        select(Photo.id, Photo.size, Photo.mtime_ns).where(
+            (Photo.id == photo_id) if photo_id is not None else (Photo.path == values["path"])
+        )
+    ).first()
+    if current is None and photo_id is not None:
+        current = s.execute(select(Photo.id, Photo.size, Photo.mtime_ns).where(Photo.path == values["path"])).first()
+    if current is None:
+        return s.execute(Photo.__table__.insert().values(**values)).inserted_primary_key[0], True
+    if (current.size, current.mtime_ns) != (values["size"], values["mtime_ns"]):
+        # The file's content changed: vectors of other spaces describe the old picture.
+        _drop_other_spaces(s, current.id, space_id)
+    s.execute(update(Photo).where(Photo.id == current.id).values(**values))
+    return current.id, False
+
+
+def _drop_other_spaces(s: Session, photo_id: int, keep_space: str) -> None:
+    """Delete a photo's vectors outside `keep_space`, tombstoned so those indexes catch up."""
+    others = s.scalars(select(Vector.space_id).where(Vector.photo_id == photo_id, Vector.space_id != keep_space)).all()
+    for space_id in others:
+        generation = bump_generation(s, space_id)
+        s.merge(Removal(space_id=space_id, photo_id=photo_id, generation=generation))
+        s.execute(delete(Vector).where(Vector.photo_id == photo_id, Vector.space_id == space_id))
+
+
+def _unchanged_paths(s: Session, paths_by_id: dict[int, str]) -> list[int]:
+    """Ids (of `paths_by_id`) whose row still has the path we saw (nobody moved it meanwhile)."""
+    ids = list(paths_by_id)
+    keep = []
+    for start in range(0, len(ids), 900):
+        chunk = ids[start : start + 900]
+        for photo_id, path in s.execute(select(Photo.id, Photo.path).where(Photo.id.in_(chunk))):
+            if path == paths_by_id[photo_id]:
+                keep.append(photo_id)
+    return keep
 
 
 def _stack(arrays: list[np.ndarray]):  # noqa: ANN202 - torch.Tensor
@@ -380,8 +521,7 @@ def _targets(folders, scopes) -> list[tuple[int, str, str]]:  # noqa: ANN001
     if scopes is None:
         return [(fid, fpath, fpath) for fid, fpath in folders]
     targets = []
-    for scope in scopes:
-        scope = os.path.abspath(str(scope))
+    for scope in _outermost(os.path.abspath(str(scope)) for scope in scopes):
         owner = max(
             ((fid, fpath) for fid, fpath in folders if scope == fpath or scope.startswith(fpath.rstrip("/") + "/")),
             key=lambda f: len(f[1]),
@@ -390,3 +530,12 @@ def _targets(folders, scopes) -> list[tuple[int, str, str]]:  # noqa: ANN001
         if owner is not None:
             targets.append((owner[0], owner[1], scope))
     return targets
+
+
+def _outermost(paths) -> list[str]:  # noqa: ANN001 - iterable of absolute paths
+    """The paths that are not inside another one of them (walking those covers the rest)."""
+    kept: list[str] = []
+    for path in sorted(set(paths), key=len):
+        if not any(path == k or path.startswith(k.rstrip("/") + "/") for k in kept):
+            kept.append(path)
+    return kept

@@ -16,13 +16,28 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import func, select, update
 
-from engine.catalog import Catalog, Failure, Folder, Photo, Space, Vector, path_key, prefix_range, space_generation
+from engine import spaces
+from engine.catalog import (
+    Catalog,
+    Failure,
+    Folder,
+    Photo,
+    Space,
+    Vector,
+    ensure_space,
+    path_key,
+    prefix_range,
+    space_generation,
+)
 from engine.encoder import Encoder
 from engine.images import UnreadableImage, decode_for_model
-from engine.indexer import Indexer, Progress
+from engine.indexer import IndexReport, Indexer, Progress
 from engine.paths import Paths
 from engine.query import QueryError, Term, parse
+from engine.spaces import ModelChoice, SpaceError, SpaceInfo
+from engine.specs import ModelList, load_model_list
 from engine.vector_index import VectorIndex
+from engine.weights import weights_identity
 
 ACTIVE_SPACE = "active_space"
 
@@ -90,13 +105,27 @@ class FailureInfo:
 
 
 class Library:
-    """Folders, indexing and search over one catalog and one active embedding space."""
+    """Folders, indexing and search over one catalog: a serving space, maybe one being built.
 
-    def __init__(self, paths: Paths, catalog: Catalog, encoder: Encoder) -> None:
+    `encoder` is the serving image model (searches use its space); `target`, when a model
+    switch is pending, is the model whose space `build_space()` fills in the background.
+    """
+
+    def __init__(
+        self,
+        paths: Paths,
+        catalog: Catalog,
+        encoder: Encoder,
+        target: Encoder | None = None,
+        models: ModelList | None = None,
+    ) -> None:
         self.paths = paths
         self.catalog = catalog
         self.encoder = encoder
+        self.target = target
+        self.models = models or load_model_list()
         self._index: VectorIndex | None = None
+        self._target_index: VectorIndex | None = None
         self._index_lock = threading.Lock()
 
     @property
@@ -112,8 +141,22 @@ class Library:
                 self._index = index.open(self.catalog)
             return self._index
 
+    @property
+    def building_index(self) -> VectorIndex | None:
+        """The vector index of the space being built, or None when no switch is pending."""
+        with self._index_lock:
+            target = self.target
+            if target is None:
+                return None
+            if self._target_index is None or self._target_index.space_id != target.space_id:
+                index = VectorIndex(self.paths.space_dir(target.space_id), target.space_id, target.dim)
+                self._target_index = index.open(self.catalog)
+            return self._target_index
+
     def close(self) -> None:
         self.encoder.close()
+        if self.target is not None:
+            self.target.close()
         self.catalog.close()
 
     # -- folders -------------------------------------------------------------------------
@@ -178,6 +221,100 @@ class Library:
             scopes = [os.path.abspath(os.path.expanduser(str(p))) for p in paths]
         self.catalog.set_setting(ACTIVE_SPACE, self.space_id)
         yield from self.indexer().run(scopes, cancel)
+
+    # -- embedding spaces (switching the image model) ------------------------------------
+    @staticmethod
+    def choice_of(encoder: Encoder) -> ModelChoice:
+        return ModelChoice(encoder.spec.key, encoder.weights_file)
+
+    def request_model(self, choice: ModelChoice) -> str:
+        """Ask for another image model: 'serving' (already is), 'switched' (instant) or 'building'.
+
+        'building' means `build_space()` has work to do; until it finishes, searches keep
+        using the current space. The request is remembered in the catalog across restarts.
+        """
+        encoder = spaces.open_encoder(choice, self.models, self.paths, self.encoder.allow_download)
+        if encoder.space_id == self.space_id:
+            if self.target is not None:  # asking for the serving model abandons the switch
+                spaces.set_target(self.catalog, None)
+                self._set_target(None)
+            return "serving"
+        if spaces.try_switch(self.catalog, choice, encoder.space_id):  # complete (or nothing to embed)
+            self._serve(encoder, None)
+            return "switched"
+        spaces.set_target(self.catalog, choice)
+        with self.catalog.writing() as s:  # listed (as building) from now on
+            ensure_space(s, encoder.space_id, choice.key, weights_identity(encoder.spec, encoder.weights_file), encoder.dim)
+        if self.target is None or self.target.space_id != encoder.space_id:
+            self._set_target(encoder)
+        return "building"
+
+    def build_space(self, cancel: threading.Event | None = None, attempts: int = 3) -> Iterator[Progress]:
+        """Embed every photo into the space being built, then make it serve. Resumable.
+
+        Photos added while it runs are picked up by another pass (up to `attempts`); the
+        switch itself happens in one write that first checks that nothing is missing.
+        """
+        cancel = cancel or threading.Event()
+        target, index = self.target, self.building_index
+        if target is None or index is None:
+            yield Progress("done", message="no model switch is pending", report=IndexReport())
+            return
+        choice = self.choice_of(target)
+        report = IndexReport()
+        for _ in range(attempts):
+            indexer = Indexer(self.catalog, target, index)
+            for event in indexer.run(None, cancel):
+                if event.report is not None:
+                    report = event.report
+                else:
+                    yield Progress(event.phase, event.done, event.total, event.rate, event.eta_s, f"{choice.key}: {event.message}")
+            if cancel.is_set():
+                yield Progress("done", message=f"paused preparing {choice.key}; it resumes where it stopped", report=report)
+                return
+            if spaces.try_switch(self.catalog, choice, target.space_id):
+                self._serve(target, index)
+                yield Progress("done", message=f"searching with {choice.key} now", report=report)
+                return
+        with self.catalog.reading() as s:
+            missing = spaces.missing_count(s, target.space_id)
+        yield Progress("done", message=f"{choice.key}: {missing} photos still missing; run again to finish", report=report)
+
+    def switch_progress(self) -> dict | None:
+        """{'model', 'space', 'embedded', 'missing'} of the pending switch, or None."""
+        target = self.target
+        if target is None:
+            return None
+        with self.catalog.reading() as s:
+            return {
+                "model": target.spec.key,
+                "space": target.space_id,
+                "embedded": spaces.embedded_count(s, target.space_id),
+                "missing": spaces.missing_count(s, target.space_id),
+            }
+
+    def spaces(self) -> list[SpaceInfo]:
+        """Every embedding space in the catalog (serving first)."""
+        building = self.target.space_id if self.target is not None else None
+        return spaces.list_spaces(self.catalog, self.paths, self.space_id, building)
+
+    def delete_space(self, space_id: str) -> int:
+        """Delete a space that is not serving (abandoning its switch if it is being built)."""
+        building = self.target.space_id if self.target is not None else None
+        freed = spaces.delete_space(self.catalog, self.paths, space_id, self.space_id, building)
+        if space_id == building:
+            self._set_target(None)
+        return freed
+
+    def _set_target(self, encoder: Encoder | None) -> None:
+        with self._index_lock:
+            self.target, self._target_index = encoder, None
+
+    def _serve(self, encoder: Encoder, index: VectorIndex | None) -> None:
+        """Swap the serving model in place; searches in flight finish on the old one."""
+        with self._index_lock:
+            self.encoder, self._index = encoder, index
+            self.target, self._target_index = None, None
 
     # -- search --------------------------------------------------------------------------
     def query_vector(self, query: str | Sequence[Term]) -> np.ndarray:
@@ -300,6 +437,7 @@ class Library:
             "generation": generation,
             "index": {"kind": "hnsw", "count": self.index.count, "file": str(self.paths.space_dir(self.space_id))},
             "home": str(self.paths.home),
+            "building": self.switch_progress(),
         }
 
     def failures(self) -> list[FailureInfo]:
@@ -315,7 +453,10 @@ __all__ = [
     "FailureInfo",
     "Library",
     "QueryError",
+    "ModelChoice",
     "SearchResult",
+    "SpaceError",
+    "SpaceInfo",
     "UnreadableImage",
     "path_key",
     "Space",

@@ -1,9 +1,143 @@
-"""Commands of this area are registered here (none yet)."""
+"""Keeping the library in sync: `watch` (headless watcher) and `spaces` (embedding spaces)."""
 
 from __future__ import annotations
 
 import argparse
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from engine.commands import Context, ProgressLine, format_eta
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     """Add this area's commands to the parser."""
+    p = sub.add_parser(
+        "watch", parents=[common], help="keep the library in sync with its folders until Ctrl-C (for a home server)"
+    )
+    p.add_argument("--debounce", type=_seconds, default=2.0, metavar="S", help="quiet time before a batch (default 2)")
+    p.add_argument("--poll", type=_seconds, default=5.0, metavar="S", help="how often missing drives are checked (default 5)")
+    p.add_argument("--no-reconcile", action="store_true", help="skip the start-up scan for changes made while not watching")
+    p.set_defaults(handler=cmd_watch)
+
+    p = sub.add_parser("spaces", parents=[common], help="embedding spaces (one per image model): list, build, delete")
+    ssub = p.add_subparsers(dest="spaces_command", required=True, metavar="{list,build,delete}")
+    lp = ssub.add_parser("list", parents=[common], help="every space, with how complete it is")
+    lp.add_argument("--json", action="store_true")
+    lp.set_defaults(handler=cmd_spaces_list)
+    bp = ssub.add_parser(
+        "build", parents=[common], help="embed the library with the model asked for (--model), then switch to it"
+    )
+    bp.set_defaults(handler=cmd_spaces_build)
+    dp = ssub.add_parser("delete", parents=[common], help="delete a space that searches do not use (frees its vectors)")
+    dp.add_argument("space", metavar="ID")
+    dp.set_defaults(handler=cmd_spaces_delete)
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be more than 0")
+    return value
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[threading.Event]:
+    """Ctrl-C (or a service manager's SIGTERM) asks the loop to stop cleanly; a second Ctrl-C aborts."""
+    stop = threading.Event()
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def handler(signum, frame):  # noqa: ANN001, ANN202
+        if stop.is_set() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        stop.set()
+
+    for sig in previous:
+        signal.signal(sig, handler)
+    try:
+        yield stop
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def cmd_watch(args: argparse.Namespace, ctx: Context) -> int:
+    from engine.watcher import Batch, Watcher
+
+    library = ctx.library
+    watcher = Watcher(library, debounce_s=args.debounce, poll_s=args.poll)
+    with stop_on_signals() as stop:
+        builder = None
+        if library.target is not None:  # a model switch is pending: it runs alongside
+            builder = threading.Thread(target=_build_quietly, args=(library, stop, ctx), name="space-builder", daemon=True)
+            builder.start()
+        for event in watcher.run(stop, reconcile=not args.no_reconcile):
+            if isinstance(event, Batch):
+                ctx.stdout.write(event.summary() + "\n")
+                ctx.stdout.flush()
+            elif event.phase == "watching":
+                ctx.stderr.write(f"{event.message}; Ctrl-C stops\n")
+                ctx.stderr.flush()
+        if builder is not None:
+            builder.join()
+    ctx.stderr.write("stopped; the library is saved\n")
+    return 0
+
+
+def _build_quietly(library, stop: threading.Event, ctx: Context) -> None:  # noqa: ANN001
+    """Build the pending space next to the watcher, with a line now and then."""
+    line = ProgressLine(ctx.stderr, interval_s=30.0)
+    last = None
+    for event in library.build_space(stop):
+        last = event
+        if event.phase == "embedding" and event.total:
+            line.show(f"{event.message}  {event.rate:.1f}/s  eta {format_eta(event.eta_s)}", event.done, event.total)
+    line.end()
+    if last is not None:
+        ctx.stdout.write(last.message + "\n")
+        ctx.stdout.flush()
+
+
+def cmd_spaces_list(args: argparse.Namespace, ctx: Context) -> int:
+    infos = ctx.library.spaces()
+    if args.json:
+        ctx.print_json([i.as_dict() for i in infos])
+        return 0
+    if not infos:
+        ctx.stdout.write("no embedding spaces yet: index a folder first\n")
+    for i in infos:
+        role = "serving" if i.serving else "building" if i.building else "complete" if i.complete else "incomplete"
+        size = i.bytes_on_disk / 1e6
+        ctx.stdout.write(
+            f"{role:10s}  {i.id}  {i.embedded} photos"
+            + (f", {i.missing} missing" if i.missing else "")
+            + f", index {size:.1f} MB\n"
+        )
+    return 0
+
+
+def cmd_spaces_build(args: argparse.Namespace, ctx: Context) -> int:
+    from engine.commands.core import cancel_on_interrupt
+
+    library = ctx.library
+    if library.target is None:
+        ctx.stdout.write(f"nothing to build: searches use {library.encoder.spec.key} (ask for another with --model)\n")
+        return 0
+    line = ProgressLine(ctx.stderr)
+    last = None
+    with cancel_on_interrupt() as cancel:
+        for event in library.build_space(cancel):
+            last = event
+            if event.phase == "embedding" and event.total:
+                line.show(f"{event.message}  {event.rate:.1f}/s  eta {format_eta(event.eta_s)}", event.done, event.total)
+    line.end()
+    assert last is not None
+    ctx.stdout.write(last.message + "\n")
+    return 130 if cancel.is_set() else 0
+
+
+def cmd_spaces_delete(args: argparse.Namespace, ctx: Context) -> int:
+    freed = ctx.library.delete_space(args.space)
+    ctx.stdout.write(f"deleted space {args.space} ({freed} vectors); photos and other spaces are untouched\n")
+    return 0

@@ -1,0 +1,80 @@
+"""Folder watching in the app: the engine watcher on a worker, its batches turned into signals.
+
+    watching = LibraryWatching(state)      # after state.library is open
+    watching.start()                       # reconciles, then follows the folders
+    watching.reconcile()                   # "check folders now" (a stat-only scan)
+    watching.stop()                        # on quit, before state.jobs.shutdown()
+
+The engine watcher runs on one of `state.jobs`' threads and never touches Qt: each batch
+travels to the GUI thread as a queued signal, where it becomes `state.library_changed`
+(when something changed) and a `state.status_message` line.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Signal
+
+from app.state import AppState
+from app.worker import Worker
+from engine.indexer import Progress
+from engine.watcher import Batch, Watcher
+
+
+class LibraryWatching(QObject):
+    """Starts and stops the engine watcher for one AppState."""
+
+    batch = Signal(object)  # engine.watcher.Batch, on the GUI thread
+    stopped = Signal()
+
+    def __init__(self, state: AppState, parent: QObject | None = None, **watcher_options: float) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.watcher_options = watcher_options  # Watcher(...) keywords: debounce_s, poll_s, ...
+        self._watcher: Watcher | None = None
+        self._job: Worker | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._job is not None
+
+    def start(self) -> None:
+        """Start watching every registered folder (idempotent)."""
+        if self._job is not None:
+            return
+        self._watcher = Watcher(self.state.library, **self.watcher_options)
+        job = self.state.jobs.start(self._watcher.run, name="watcher")
+        job.signals.progress.connect(self._on_event)
+        job.signals.error.connect(self._on_error)
+        job.signals.finished.connect(self._on_finished)
+        self._job = job
+
+    def reconcile(self) -> None:
+        """Ask for a full stat-only scan now (after a network share changed, say)."""
+        if self._watcher is not None:
+            self._watcher.request_reconcile()
+
+    def stop(self) -> None:
+        """Ask the watcher to stop; `stopped` is emitted once it has (the graph saved)."""
+        if self._job is not None:
+            self._job.cancel()
+
+    def wait(self, timeout_s: float = 10.0) -> bool:
+        """Block until stopped: for quitting only, never from a normal slot."""
+        return self._job is None or self._job.done.wait(timeout_s)
+
+    # -- slots (GUI thread) --------------------------------------------------------------
+    def _on_event(self, event: object) -> None:
+        if isinstance(event, Batch):
+            self.batch.emit(event)
+            if event.changed:
+                self.state.library_changed.emit()
+                self.state.status_message.emit(event.summary())
+        elif isinstance(event, Progress) and event.phase == "embedding" and event.total:
+            self.state.status_message.emit(f"indexing new photos: {event.done}/{event.total}")
+
+    def _on_error(self, message: str) -> None:
+        self.state.status_message.emit(f"folder watching stopped: {message}")
+
+    def _on_finished(self) -> None:
+        self._job, self._watcher = None, None
+        self.stopped.emit()

@@ -1,0 +1,131 @@
+"""Two processes writing the catalog at once (a headless watcher and an indexer), a third reading."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from sqlalchemy import func, select, text
+
+from engine.catalog import Catalog, Photo, prefix_range
+from main import build_parser, compose
+from tests.conftest import REPO, run_all
+from tests.factories import make_photo
+
+BATCH = 16  # the indexer's commit batch
+
+
+def start(home: Path, *argv: str) -> subprocess.Popen:
+    env = {**os.environ, "LITPHOTOS_HOME": str(home), "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen(
+        [sys.executable, str(REPO / "main.py"), "--offline", *argv],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+
+
+class Lines:
+    """A process's output read on a thread, so that the pipe never fills up."""
+
+    def __init__(self, stream) -> None:  # noqa: ANN001
+        self.lines: list[str] = []
+        self.thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self.thread.start()
+
+    def _read(self, stream) -> None:  # noqa: ANN001
+        for line in stream:
+            self.lines.append(line.rstrip("\n"))
+
+    def wait_for(self, needle: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not any(needle in line for line in self.lines):
+            assert time.monotonic() < deadline, f"{needle!r} not seen in {self.lines}"
+            time.sleep(0.05)
+
+    @property
+    def text(self) -> str:
+        self.thread.join(timeout=10)
+        return "\n".join(self.lines)
+
+
+def test_watcher_and_indexer_processes_write_while_a_reader_sees_whole_batches(home: Path, tmp_path: Path):
+    watched, second = tmp_path / "watched", tmp_path / "second"
+    make_photo(watched / "first.jpg", "red_stripes", seed=1, size=(64, 48))
+    for i in range(64):
+        make_photo(second / f"s{i:03d}.jpg", "blue_checks", seed=i, size=(64, 48))
+    card = [make_photo(tmp_path / "card" / f"c{i:03d}.jpg", "yellow_rings", seed=500 + i, size=(64, 48)) for i in range(60)]
+    lib = compose(build_parser().parse_args(["--home", str(home), "--offline", "--model", "tiny-test", "status"]))
+    run_all(lib.index_folders([watched]))
+    lib.close()
+
+    # Both start at once; the watcher skips its start-up scan so that only the indexer
+    # process embeds `second` (the reader checks that process's commit batches).
+    watcher = start(home, "watch", "--debounce", "0.3", "--poll", "0.2", "--no-reconcile")
+    indexer = start(home, "index", str(second))
+    out, err = Lines(watcher.stdout), Lines(watcher.stderr)
+    try:
+        err.wait_for("Ctrl-C stops", timeout=120)
+
+        # The reader: one snapshot at a time, never a photo without its vector, and the other
+        # process's photos appear a whole commit batch at a time.
+        reader = Catalog(home / "catalog.sqlite")
+        low, high = prefix_range(second)
+        seen_counts, problems = set(), []
+        stop = threading.Event()
+
+        def read() -> None:
+            while not stop.is_set():
+                with reader.reading() as s:
+                    orphans = s.execute(
+                        text(
+                            "SELECT count(*) FROM photos p WHERE NOT EXISTS (SELECT 1 FROM vectors v "
+                            "WHERE v.photo_id = p.id AND v.space_id = 'tiny-test--random-seed0')"
+                        )
+                    ).scalar()
+                    count = s.scalar(select(func.count()).select_from(Photo).where(Photo.path >= low, Photo.path < high))
+                if orphans:
+                    problems.append(f"{orphans} photos without a vector")
+                if count % BATCH and count != 64:
+                    problems.append(f"{count} photos of the indexer's folder: half a batch")
+                seen_counts.add(count)
+                time.sleep(0.01)
+
+        reading = threading.Thread(target=read)
+        reading.start()
+        (watched / "card").mkdir()
+        for src in card:  # meanwhile, a camera card is copied into the watched folder
+            shutil.copy2(src, watched / "card" / src.name)
+        indexer_out, indexer_err = indexer.communicate(timeout=180)
+        deadline = time.monotonic() + 120
+        while True:
+            with reader.reading() as s:
+                if s.scalar(select(func.count()).select_from(Photo)) == 125:
+                    break
+            assert time.monotonic() < deadline, "the watcher never indexed the copied card"
+            time.sleep(0.2)
+        stop.set()
+        reading.join()
+        reader.close()
+    finally:
+        watcher.send_signal(signal.SIGINT)  # Ctrl-C
+        code = watcher.wait(timeout=60)
+
+    assert indexer.returncode == 0, indexer_err
+    assert "added 64" in indexer_out
+    assert code == 0, err.text
+    assert "stopped" in err.text
+    assert "locked" not in (err.text + indexer_err).lower()
+    assert problems == []
+    assert len(seen_counts) > 2  # the reader really read while the indexer wrote
+    batches = [line for line in out.text.splitlines() if "changes in" in line]
+    assert sum(int(line.split("added ")[1].split(",")[0]) for line in batches) == 60
+    lib = compose(build_parser().parse_args(["--home", str(home), "--offline", "status"]))
+    try:
+        assert lib.status()["photos"] == lib.status()["embedded"] == lib.index.count == 125
+    finally:
+        lib.close()
