@@ -169,7 +169,9 @@ def plan_export(groups: Mapping[str, Sequence[tuple]], dest: str | Path, mode: s
     folders: list[str] = []
     operations: list[Operation] = []
     skipped: list[Skipped] = []
-    used_folders: set[str] = set()
+    # Names of what is in DEST and is not a plain folder are never used, even in another case:
+    # on a case-insensitive disk 'Reds' would be the link 'reds'.
+    used_folders = {n.casefold() for n in _listdir(dest) if not _plain_dir(os.path.join(dest, n))}
     moved: dict[int, str] = {}
     for category, members in groups.items():
         folder = _folder_for(dest, safe_name(category), used_folders)
@@ -207,10 +209,14 @@ def _folder_for(dest: str, name: str, used: set[str]) -> str:
     while True:
         candidate = name if n == 1 else f"{name} ({n})"
         path = os.path.join(dest, candidate)
-        if candidate.casefold() not in used and (not os.path.lexists(path) or (os.path.isdir(path) and not os.path.islink(path))):
+        if candidate.casefold() not in used and (not os.path.lexists(path) or _plain_dir(path)):
             used.add(candidate.casefold())
             return path
         n += 1
+
+
+def _plain_dir(path: str) -> bool:
+    return os.path.isdir(path) and not os.path.islink(path)
 
 
 def _unique_name(name: str, taken: set[str]) -> str:
@@ -303,18 +309,13 @@ class Exporter:
         yield ExportProgress("done", len(report.done), total, report=report)
 
     def _prepare(self, plan: Plan, journal: Journal, report: ExportReport) -> str:
+        """Create DEST and the category folders (each journalled first, so undo removes them)."""
         if plan.create_dest:
-            journal.write(type="mkdir", path=plan.dest)
-            os.mkdir(plan.dest)
+            self._make_folder(plan.dest, journal)
         real_dest = os.path.realpath(plan.dest)
         for folder in plan.folders:
             _check_inside(os.path.dirname(folder), real_dest)
-            journal.write(type="mkdir", path=folder)
-            try:
-                os.mkdir(folder)
-            except FileExistsError:
-                if not os.path.isdir(folder) or os.path.islink(folder):
-                    raise ExportError(f"{folder} appeared meanwhile and is not a folder: nothing more was written") from None
+            self._make_folder(folder, journal)
         if plan.mode == "move" and plan.operations:
             owner = self._owner_folder(plan.dest)
             if owner is None:
@@ -323,6 +324,15 @@ class Exporter:
                 self.library.add_folder(plan.dest)
                 report.registered_folder = plan.dest
         return real_dest
+
+    @staticmethod
+    def _make_folder(folder: str, journal: Journal) -> None:
+        if _plain_dir(folder):
+            return  # made meanwhile by someone else: use it, and leave it to them on undo
+        if os.path.lexists(folder):
+            raise ExportError(f"{folder} appeared meanwhile and is not a folder: nothing more was written")
+        journal.write(type="mkdir", path=folder)
+        os.mkdir(folder)
 
     def _carry_out(self, n: int, op: Operation, real_dest: str, journal: Journal, report: ExportReport) -> None:
         _check_inside(os.path.dirname(op.target), real_dest)
