@@ -51,6 +51,7 @@ POSITIVE_WEIGHT = 1.0  # examples weigh as much as the words
 NEGATIVE_WEIGHT = 0.5  # "not like this" pushes away, but less than "like this" pulls
 PIN_BONUS = 1e3  # added to a pinned margin: larger than any score difference
 MAX_NAME = 200
+SAMPLE = 20_000  # photos whose scores place a suggested threshold
 
 
 class CategoryError(ValueError):
@@ -256,22 +257,29 @@ def assign(scores: np.ndarray, thresholds: np.ndarray, corrections: np.ndarray |
     """
     margin = scores - thresholds[None, :]
     member = margin >= 0
-    if corrections is not None and corrections.any():
-        pinned, excluded = corrections > 0, corrections < 0
-        member = (member | pinned) & ~excluded
-        margin = np.where(pinned, margin + PIN_BONUS, margin)
-        margin = np.where(excluded, -np.inf, margin)
+    if corrections is not None:
+        rows, cols = np.nonzero(corrections)  # a person's corrections are few: touch only those
+        if len(rows):
+            pinned = corrections[rows, cols] > 0
+            member[rows, cols] = pinned
+            margin[rows, cols] = np.where(pinned, margin[rows, cols] + PIN_BONUS, -np.inf)
     if scores.shape[1] == 0:
         return np.full(scores.shape[0], -1, np.int64), member
     best = np.argmax(margin, axis=1)
-    passed = margin[np.arange(len(best)), best] >= 0
+    passed = np.take_along_axis(margin, best[:, None], axis=1)[:, 0] >= 0
     return np.where(passed, best, -1), member
 
 
-def score_library(vectors: np.ndarray, prototypes: np.ndarray, explicit: Sequence[float | None], corrections: np.ndarray | None = None):  # noqa: ANN201
-    """Scores, suggested and effective thresholds, best and membership: the whole recompute."""
+def score_library(vectors: np.ndarray, prototypes: np.ndarray, explicit: Sequence[float | None], corrections: np.ndarray | None = None, sample: int = SAMPLE):  # noqa: ANN201
+    """Scores, suggested and effective thresholds, best and membership: the whole recompute.
+
+    Suggestions read the score distribution of an evenly spaced sample of `sample` photos:
+    plenty to place a threshold, and it keeps suggesting cheap on large libraries.
+    """
     scores = vectors @ prototypes.T if len(prototypes) else np.zeros((len(vectors), 0), np.float32)
-    suggested = np.array([suggest_threshold(scores[:, c]) for c in range(scores.shape[1])], np.float32)
+    step = max(1, len(scores) // sample)
+    columns = np.ascontiguousarray(scores[::step].T)
+    suggested = np.array([suggest_threshold(column) for column in columns], np.float32).reshape(-1)
     thresholds = np.array(
         [s if t is None else t for s, t in zip(suggested, explicit)], np.float32
     ).reshape(-1)
