@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QAbstractListModel, QMimeData, QModelIndex, QObject, Qt, QTimer, QUrl, Signal, Slot
+from PySide6.QtCore import QAbstractListModel, QItemSelectionModel, QMimeData, QModelIndex, QObject, Qt, QTimer, QUrl, Signal, Slot
 from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -284,11 +284,14 @@ class CategoriesView(QWidget):
         self.state = state
         self._categories: Categories | None = None
         self._serial: dict[str, int] = {}
+        self._jobs: set = set()  # app.worker.Worker objects whose results are still on their way
         self.overview: Overview | None = None
         self.preview: Preview | None = None
         self.export_dialog: ExportDialog | None = None
         self.editing: str | None = None  # the saved category in the editor; None: a new one
         self._loading_editor = False
+        self._syncing = False
+        self.showing_unsorted = False  # the preview shows the Unsorted bucket, not the editor
         self._build()
         self._preview_timer = QTimer(self, singleShot=True, interval=250)
         self._preview_timer.timeout.connect(self.request_preview)
@@ -309,7 +312,7 @@ class CategoriesView(QWidget):
         self.category_list.setDragDropMode(QAbstractItemView.DragDropMode.DropOnly)
         self.category_list.setAcceptDrops(True)
         self.category_list.setDropIndicatorShown(True)
-        self.category_list.selectionModel().currentChanged.connect(self._on_current)
+        self.category_list.selectionModel().selectionChanged.connect(self._on_selection)
         new_button = QPushButton("New")
         new_button.clicked.connect(self.new_category)
         self.remove_button = QPushButton("Remove")
@@ -442,9 +445,12 @@ class CategoriesView(QWidget):
 
         reply = _Reply(deliver, self._show_error, self)
         job = self.state.jobs.start(fn, *args, name=f"categories-{kind}")
+        # Hold the job (and so its signals object) until its last signal reached this thread.
+        self._jobs.add(job)
         job.signals.result.connect(reply.result)
         job.signals.error.connect(reply.error)
         job.signals.finished.connect(reply.finished)
+        reply.destroyed.connect(lambda *_: self._jobs.discard(job))
         return True
 
     def _show_error(self, message: str) -> None:
@@ -469,28 +475,39 @@ class CategoriesView(QWidget):
 
     def _show_overview(self, result: Overview) -> None:
         self.overview = result
-        current = self.editing
-        self.list_model.set_content([i.name for i in result.infos], result.counts)
-        if current is not None and current in self.list_model.names:
-            self.category_list.setCurrentIndex(self.list_model.index(self.list_model.row_of(current)))
-        if self._showing_unsorted():
+        self._syncing = True  # a model reset clears the selection: put it back, quietly
+        try:
+            self.list_model.set_content([i.name for i in result.infos], result.counts)
+            wanted = UNSORTED if self.showing_unsorted else self.editing
+            if wanted is not None and wanted in self.list_model.names:
+                self._select_row(wanted)
+        finally:
+            self._syncing = False
+        if self.showing_unsorted:
             self._show_unsorted()
 
-    def _on_current(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        name = current.data(CategoryRole) if current.isValid() else None
-        if name is None or name == self.editing:
+    def _select_row(self, name: str) -> None:
+        index = self.list_model.index(self.list_model.row_of(name))
+        self.category_list.selectionModel().setCurrentIndex(index, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+
+    def _on_selection(self, *_: object) -> None:
+        # Selection, not the current index: Qt makes a row current on focus by itself.
+        if self._syncing:
             return
+        rows = self.category_list.selectionModel().selectedRows()
+        if not rows:
+            return
+        name = rows[0].data(CategoryRole)
         if name == UNSORTED:
-            self.editing = None
+            self.showing_unsorted = True
             self._show_unsorted()
             return
+        self.showing_unsorted = False
         info = next((i for i in self.overview.infos if i.name == name), None) if self.overview else None
-        if info is not None:
+        if info is not None and name != self.editing:
             self.load_editor(info)
-
-    def _showing_unsorted(self) -> bool:
-        index = self.category_list.currentIndex()
-        return index.isValid() and index.data(CategoryRole) == UNSORTED
+        else:
+            self._preview_timer.start()
 
     def _show_unsorted(self) -> None:
         if self.overview is None:
@@ -502,11 +519,12 @@ class CategoriesView(QWidget):
 
     def select_category(self, name: str) -> None:
         """Show a category (or Unsorted) as if clicked in the list."""
-        self.category_list.setCurrentIndex(self.list_model.index(self.list_model.row_of(name)))
+        self._select_row(name)
 
     # -- the editor --------------------------------------------------------------------------
     def new_category(self) -> None:
         self.editing = None
+        self.showing_unsorted = False
         self.category_list.clearSelection()
         self.load_editor(None)
 
@@ -555,11 +573,12 @@ class CategoriesView(QWidget):
 
     def _editor_changed(self, *_: object) -> None:
         if not self._loading_editor:
+            self.showing_unsorted = False  # typing in the editor is about the editor's category
             self._preview_timer.start()
 
     def request_preview(self) -> None:
         """Ask (in a job) what the editor's category would catch."""
-        if self.categories is None or self._showing_unsorted():
+        if self.categories is None or self.showing_unsorted:
             return
         draft = self.draft()
         if not draft.name.strip() and not draft.prompts and not draft.examples:

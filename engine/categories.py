@@ -508,7 +508,10 @@ class Categories:
                 ids, matrix = load_vectors(s, key[0])
             if len(ids) == 0:
                 matrix = np.zeros((0, self.encoder.dim), np.float32)
-            self._vectors = (vectors_key, ids, unit(matrix).astype(np.float32))
+            # Stored vectors are unit length up to float16 rounding; renormalise in place
+            # (100k x 512 float32 is 200 MB: no second copy).
+            matrix /= np.maximum(np.sqrt(np.einsum("ij,ij->i", matrix, matrix)), 1e-8)[:, None]
+            self._vectors = (vectors_key, ids, matrix)
         return self._vectors[1], self._vectors[2]
 
     def _prototypes(self, definitions: Sequence[_Definition], ids: np.ndarray, vectors: np.ndarray) -> np.ndarray:

@@ -175,8 +175,6 @@ def plan_export(groups: Mapping[str, Sequence[tuple]], dest: str | Path, mode: s
     moved: dict[int, str] = {}
     for category, members in groups.items():
         folder = _folder_for(dest, safe_name(category), used_folders)
-        if not os.path.isdir(folder):
-            folders.append(folder)
         taken = {n.casefold() for n in _listdir(folder)}
         for member in members:
             photo_id, source = int(member[0]), str(member[1])
@@ -194,6 +192,8 @@ def plan_export(groups: Mapping[str, Sequence[tuple]], dest: str | Path, mode: s
             if mode == "hardlink" and st.st_dev != dest_dev:
                 skipped.append(Skipped(category, source, "on another drive: hard links cannot cross drives (use copy)"))
                 continue
+            if folder not in folders and not os.path.isdir(folder):
+                folders.append(folder)  # only categories with something to export get a folder
             target = os.path.join(folder, _unique_name(os.path.basename(source), taken))
             taken.add(os.path.basename(target).casefold())
             operations.append(Operation(mode, category, photo_id, source, target))

@@ -7,7 +7,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -16,8 +16,9 @@ class Context:
     """What a command handler may use; built lazily by main.py so cheap commands stay cheap."""
 
     open_library: Callable[[], Any]  # -> engine.library.Library
-    stdout: Any = sys.stdout
-    stderr: Any = sys.stderr
+    # Looked up when the context is made, not when this module is imported (tests swap them).
+    stdout: Any = field(default_factory=lambda: sys.stdout)
+    stderr: Any = field(default_factory=lambda: sys.stderr)
 
     _library: Any = None
 

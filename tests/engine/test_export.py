@@ -283,3 +283,11 @@ def test_command_line_dry_run_matches_the_real_run_and_undo(sorted_library, tmp_
     assert not dest.exists()
     assert main([*base, "undo"]) == 1
     assert "no export to undo" in capsys.readouterr().err
+
+
+def test_a_category_with_nothing_to_export_gets_no_folder(sorted_library, tmp_path: Path):
+    library, cats, _ = sorted_library
+    plan = plan_export({**groups_of(cats), "empty": []}, tmp_path / "out", "copy")
+    assert sorted(os.path.basename(f) for f in plan.folders) == ["blues", "reds"]
+    run_export(library, plan)
+    assert sorted(os.listdir(tmp_path / "out")) == ["blues", "reds"]
