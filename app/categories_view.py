@@ -370,6 +370,17 @@ class CategoriesView(QWidget):
         self.border_title = QLabel("Borderline (near the threshold)")
         rv.addWidget(self.border_title)
         rv.addWidget(self.border_view, 2)
+        corrections = QHBoxLayout()
+        self.pin_chosen_button = QPushButton("Pin chosen photos")
+        self.pin_chosen_button.clicked.connect(lambda: self.correct_chosen("pin"))
+        self.exclude_chosen_button = QPushButton("Not in this category")
+        self.exclude_chosen_button.setToolTip("Exclude the chosen photos from this category, whatever their scores")
+        self.exclude_chosen_button.clicked.connect(lambda: self.correct_chosen("exclude"))
+        self.clear_chosen_button = QPushButton("Let scores decide")
+        self.clear_chosen_button.clicked.connect(lambda: self.correct_chosen("clear"))
+        for b in (self.pin_chosen_button, self.exclude_chosen_button, self.clear_chosen_button):
+            corrections.addWidget(b)
+        rv.addLayout(corrections)
 
         splitter = QSplitter()
         for part in (left, editor, right):
@@ -644,12 +655,31 @@ class CategoriesView(QWidget):
 
     def pin(self, name: str, photos: list) -> None:
         """Pin photos (ids or paths) to a category; a job, then everything is recomputed."""
-        if self.categories is None:
-            return
-        self._start("pin", self.categories.pin, name, photos, on_result=lambda n: self._pinned(name, n))
+        self.correct(name, photos, "pin")
 
-    def _pinned(self, name: str, count: int) -> None:
-        self._say(f"Pinned {count} photos to {name!r}")
+    def correct(self, name: str, photos: list, action: str) -> None:
+        """Pin, exclude or clear (`action`) photos for a category, in a job."""
+        if self.categories is None or not photos:
+            return
+        fn = {"pin": self.categories.pin, "exclude": self.categories.exclude, "clear": self.categories.clear}[action]
+        self._start("correct", fn, name, photos, on_result=lambda n: self._corrected(name, n, action))
+
+    def chosen_photos(self) -> list[int]:
+        """Photos chosen in the preview's two lists."""
+        chosen = []
+        for view in (self.caught_view, self.border_view):
+            chosen += [i.data(MemberRole).photo_id for i in view.selectionModel().selectedIndexes()]
+        return list(dict.fromkeys(chosen))
+
+    def correct_chosen(self, action: str) -> None:
+        if self.editing is None:
+            self._say("Save the category first: corrections belong to a saved category")
+            return
+        self.correct(self.editing, self.chosen_photos(), action)
+
+    def _corrected(self, name: str, count: int, action: str) -> None:
+        verb = {"pin": "Pinned", "exclude": "Excluded", "clear": "Cleared corrections of"}[action]
+        self._say(f"{verb} {count} photos ({name!r})")
         self.state.categories_changed.emit()
 
     # -- export and undo ---------------------------------------------------------------------

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from PySide6.QtCore import QMimeData, Qt
+from PySide6.QtCore import QItemSelectionModel, QMimeData, Qt
 from sqlalchemy import select
 
 from app.categories_view import PHOTO_IDS_MIME, CategoriesView, plan_lines
@@ -152,3 +152,24 @@ def test_a_text_tower_change_recomputes_the_list(view, library, photos, qtbot):
     library.encoder.use_text_tower("v-test", {"text_projection": state["text_projection"] + 0.5 * noise})
     view.state.text_tower_changed.emit("v-test")
     wait(qtbot, view, lambda: view.overview.key[2] == "v-test")
+
+
+def test_excluding_a_chosen_photo_takes_it_out_and_clearing_brings_it_back(view, library, photos, qtbot):
+    cats = Categories(library)
+    cats.add(CategoryDraft("reds", examples=tuple(map(str, photos["red_stripes"])), threshold=-1.0))
+    cats.add(CategoryDraft("blues", examples=tuple(map(str, photos["blue_checks"])), threshold=-1.0))
+    view.state.categories_changed.emit()
+    wait(qtbot, view, lambda: "reds" in view.list_model.names)
+    view.select_category("reds")
+    wait(qtbot, view, lambda: view.preview is not None and view.preview.name == "reds" and view.caught_model.rowCount() == 12)
+    red = ids_of(library, photos["red_stripes"][:1])[0]
+    row = next(r for r in range(12) if view.caught_model.members[r].photo_id == red)
+    view.caught_view.selectionModel().select(view.caught_model.index(row), QItemSelectionModel.SelectionFlag.Select)
+    assert view.chosen_photos() == [red]
+    view.exclude_chosen_button.click()
+    wait(qtbot, view, lambda: view.preview is not None and red not in {m.photo_id for m in view.caught_model.members})
+    assert cats.assignment().category_of(red) == "blues"
+    view.caught_view.clearSelection()
+    view.correct("reds", [red], "clear")
+    wait(qtbot, view, lambda: red in {m.photo_id for m in view.caught_model.members})
+    assert cats.assignment().category_of(red) == "reds"
