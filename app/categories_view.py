@@ -102,9 +102,9 @@ def export_plan(categories: Categories, dest: str, mode: str, multi: bool, names
 class _Reply(QObject):
     """Receives one job's result on the GUI thread (a QObject slot: a queued connection)."""
 
-    def __init__(self, on_result: Callable[[Any], None], on_error: Callable[[str], None], parent: QObject) -> None:
+    def __init__(self, on_result: Callable[[Any], None], on_error: Callable[[str], None], on_finished: Callable[[], None], parent: QObject) -> None:
         super().__init__(parent)
-        self._on_result, self._on_error = on_result, on_error
+        self._on_result, self._on_error, self._on_finished = on_result, on_error, on_finished
 
     @Slot(object)
     def result(self, value: object) -> None:
@@ -116,6 +116,7 @@ class _Reply(QObject):
 
     @Slot()
     def finished(self) -> None:
+        self._on_finished()
         self.deleteLater()
 
 
@@ -284,7 +285,7 @@ class CategoriesView(QWidget):
         self.state = state
         self._categories: Categories | None = None
         self._serial: dict[str, int] = {}
-        self._jobs: set = set()  # app.worker.Worker objects whose results are still on their way
+        self._pending: dict[_Reply, Any] = {}  # replies and their jobs (app.worker.Worker) in flight
         self.overview: Overview | None = None
         self.preview: Preview | None = None
         self.export_dialog: ExportDialog | None = None
@@ -454,14 +455,15 @@ class CategoriesView(QWidget):
             if self._serial.get(kind) == token:
                 on_result(value)
 
-        reply = _Reply(deliver, self._show_error, self)
+        reply = _Reply(deliver, self._show_error, lambda: self._pending.pop(reply, None), self)
         job = self.state.jobs.start(fn, *args, name=f"categories-{kind}")
-        # Hold the job (and so its signals object) until its last signal reached this thread.
-        self._jobs.add(job)
+        # Python references to both until the job's last signal reached this thread: without
+        # them the garbage collector may take the reply (or the job's signals) while the
+        # queued result is on its way, and the result is silently lost.
+        self._pending[reply] = job
         job.signals.result.connect(reply.result)
         job.signals.error.connect(reply.error)
         job.signals.finished.connect(reply.finished)
-        reply.destroyed.connect(lambda *_: self._jobs.discard(job))
         return True
 
     def _show_error(self, message: str) -> None:

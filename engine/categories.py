@@ -25,8 +25,11 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from sqlalchemy import delete, func, select, text
@@ -44,6 +47,9 @@ from engine.catalog import (
 )
 from engine.paths import RESOURCES
 
+if TYPE_CHECKING:
+    from engine.library import Library
+
 UNSORTED = "Unsorted"  # the bucket of photos no category takes; reserved as a category name
 REVISION_KEY = "categories_revision"
 AUTO = -9.0  # stored threshold meaning "automatic" (no cosine is below -1)
@@ -58,7 +64,7 @@ class CategoryError(ValueError):
     """A category request that cannot be carried out; the message says why."""
 
 
-def load_templates(path=RESOURCES / "category_templates.json") -> tuple[str, ...]:  # noqa: ANN001
+def load_templates(path: Path = RESOURCES / "category_templates.json") -> tuple[str, ...]:
     """The prompt templates shipped in resources/."""
     return tuple(json.loads(path.read_text())["templates"])
 
@@ -270,7 +276,13 @@ def assign(scores: np.ndarray, thresholds: np.ndarray, corrections: np.ndarray |
     return np.where(passed, best, -1), member
 
 
-def score_library(vectors: np.ndarray, prototypes: np.ndarray, explicit: Sequence[float | None], corrections: np.ndarray | None = None, sample: int = SAMPLE):  # noqa: ANN201
+def score_library(
+    vectors: np.ndarray,
+    prototypes: np.ndarray,
+    explicit: Sequence[float | None],
+    corrections: np.ndarray | None = None,
+    sample: int = SAMPLE,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Scores, suggested and effective thresholds, best and membership: the whole recompute.
 
     Suggestions read the score distribution of an evenly spaced sample of `sample` photos:
@@ -301,7 +313,7 @@ class _Definition:
 class Categories:
     """Category definitions and corrections in the catalog; assignments computed on demand."""
 
-    def __init__(self, library, templates: Sequence[str] | None = None) -> None:  # noqa: ANN001 - Library
+    def __init__(self, library: Library, templates: Sequence[str] | None = None) -> None:
         self.library = library
         self.catalog = library.catalog
         self.encoder = library.encoder
@@ -410,8 +422,6 @@ class Categories:
 
     def assignment(self) -> Assignment:
         """Current assignments: from the cache when nothing they depend on changed."""
-        import time
-
         with self._lock:
             key = self.state_key()
             if self._assignment is not None and self._assignment.key == key:

@@ -30,10 +30,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 
-from engine.catalog import Folder, Photo
+from engine.catalog import Folder, Photo, prefix_range
+
+if TYPE_CHECKING:
+    from engine.library import Library
 
 MODES = ("copy", "hardlink", "symlink", "move")
 MAX_NAME_BYTES = 100  # leaves room for " (N)" and stays far below every file system's 255
@@ -278,7 +282,7 @@ def _fsync_dir(path: Path | str) -> None:
 class Exporter:
     """Runs plans and undoes them, journalled under the data home's journals folder."""
 
-    def __init__(self, library) -> None:  # noqa: ANN001 - engine.library.Library
+    def __init__(self, library: Library) -> None:
         self.library = library
         self.catalog = library.catalog
         self.journals = library.paths.journals
@@ -458,8 +462,6 @@ class Exporter:
 
     def _unregister(self, folders: list[str], report: UndoReport) -> None:
         """Forget a library folder this export registered, once nothing of the library is in it."""
-        from engine.catalog import prefix_range
-
         for folder in folders:
             low, high = prefix_range(folder)
             with self.catalog.reading() as s:
