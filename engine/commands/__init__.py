@@ -16,6 +16,7 @@ class Context:
     """What a command handler may use; built lazily by main.py so cheap commands stay cheap."""
 
     open_library: Callable[[], Any]  # -> engine.library.Library
+    # Looked up when the context is made, not when this module is imported (tests swap them).
     stdout: Any = field(default_factory=lambda: sys.stdout)
     stderr: Any = field(default_factory=lambda: sys.stderr)
 
