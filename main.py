@@ -51,6 +51,7 @@ def compose(args: argparse.Namespace):  # noqa: ANN201 - engine.library.Library
     from engine.library import Library
     from engine.paths import Paths, default_home
     from engine.specs import load_model_list
+    from engine.towers import TextTowers
 
     paths = Paths(args.home.expanduser() if args.home else default_home()).ensure()
     catalog = Catalog(paths.catalog)
@@ -65,7 +66,9 @@ def compose(args: argparse.Namespace):  # noqa: ANN201 - engine.library.Library
     encoder = Encoder(spec, paths.models, weights_file=weights, allow_download=not args.offline)
     catalog.set_setting("model", spec.key)
     catalog.set_setting("weights", str(weights.resolve()) if weights else None)
-    return Library(paths, catalog, encoder)
+    library = Library(paths, catalog, encoder)
+    TextTowers.of(library).apply_active()  # the text-tower version chosen last time (applied when the model loads)
+    return library
 
 
 def _expected_errors() -> tuple[type[BaseException], ...]:

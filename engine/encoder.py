@@ -97,7 +97,8 @@ class Encoder:
             if self._pending_text is not None:
                 version, load_params = self._pending_text
                 self._pending_text = None
-                self.use_text_tower(version, load_params())
+                params = load_params()
+                self.use_text_tower(version if params is not None else "base", params)
 
     @property
     def model(self):  # noqa: ANN201 - open_clip CLIP
@@ -169,14 +170,15 @@ class Encoder:
         """Activate a version now if the model is loaded, else right after it loads.
 
         Opening a library must stay cheap (`status` never loads the model), so the version
-        remembered in the catalog is applied lazily.
+        remembered in the catalog is applied lazily. `load_params` returning None means base.
         """
         with self._lock:
             if self._model is None:
                 self._pending_text = (version, load_params)
                 self.text_version = version
                 return
-        self.use_text_tower(version, load_params())
+        params = load_params()
+        self.use_text_tower(version if params is not None else "base", params)
 
     def use_text_tower(self, version: str, params: Mapping[str, "torch.Tensor"] | None) -> None:  # noqa: F821
         """Activate a text-tower version: `params` replace base parameters; None is the base tower.

@@ -185,14 +185,16 @@ class TextTowers:
                 return self.params(version)
             except TowerError as exc:  # a lost file must not stop the library from opening
                 log.warning("using the base text tower: %s", exc)
-                self.encoder.text_version = BASE
                 return None
 
         self.encoder.use_text_tower_when_loaded(version, load_params)
 
     def _activate(self, version: str) -> None:
         params = self.params(version)  # may raise TowerError: nothing has changed yet
-        self.encoder.use_text_tower(version, params)
+        if self.encoder.loaded:
+            self.encoder.use_text_tower(version, params)
+        else:  # a command line that only switches: no need to load the model
+            self.encoder.use_text_tower_when_loaded(version, lambda: params)
         self.catalog.set_setting(_active_key(self.space_id), None if version == BASE else version)
 
     def _history(self) -> list[str]:
