@@ -56,6 +56,7 @@ def compose(args: argparse.Namespace):  # noqa: ANN201 - engine.library.Library
     from engine.library import Library
     from engine.paths import Paths, default_home
     from engine.specs import UnknownModel, load_model_list
+    from engine.towers import TextTowers
 
     paths = Paths(args.home.expanduser() if args.home else default_home()).ensure()
     catalog = Catalog(paths.catalog)
@@ -82,6 +83,7 @@ def compose(args: argparse.Namespace):  # noqa: ANN201 - engine.library.Library
     library = Library(paths, catalog, encoder, target=target, models=models)
     if requested is not None:
         library.request_model(requested)
+    TextTowers.of(library).apply_active()  # the text-tower version chosen last time (applied when the model loads)
     return library
 
 

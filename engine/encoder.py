@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +51,8 @@ class Encoder:
         self._preprocess: Preprocess | None = None
         self._base_text: dict[str, "torch.Tensor"] | None = None  # noqa: F821
         self.text_version: str = "base"
+        # A text-tower version to activate as soon as the model loads (see `use_text_tower_when_loaded`).
+        self._pending_text: tuple[str, Callable[[], Mapping[str, "torch.Tensor"] | None]] | None = None  # noqa: F821
 
     # -- loading -------------------------------------------------------------------------
     @property
@@ -92,6 +94,11 @@ class Encoder:
             )
             self._tokenizer = open_clip.get_tokenizer(self.spec.arch)
             self._model = model
+            if self._pending_text is not None:
+                version, load_params = self._pending_text
+                self._pending_text = None
+                params = load_params()
+                self.use_text_tower(version if params is not None else "base", params)
 
     @property
     def model(self):  # noqa: ANN201 - open_clip CLIP
@@ -153,6 +160,25 @@ class Encoder:
     def text_state(self) -> dict[str, "torch.Tensor"]:  # noqa: F821
         """The text tower's parameters (everything that is not the locked image tower)."""
         return {k: v for k, v in self.model.state_dict().items() if not k.startswith("visual.")}
+
+    def base_text_state(self) -> dict[str, "torch.Tensor"]:  # noqa: F821
+        """The base (pretrained) text tower's parameters, whatever version is active."""
+        with self._lock:
+            return dict(self._base_text) if self._base_text is not None else self.text_state()
+
+    def use_text_tower_when_loaded(self, version: str, load_params: Callable[[], Mapping[str, "torch.Tensor"] | None]) -> None:  # noqa: F821
+        """Activate a version now if the model is loaded, else right after it loads.
+
+        Opening a library must stay cheap (`status` never loads the model), so the version
+        remembered in the catalog is applied lazily. `load_params` returning None means base.
+        """
+        with self._lock:
+            if self._model is None:
+                self._pending_text = (version, load_params)
+                self.text_version = version
+                return
+        params = load_params()
+        self.use_text_tower(version if params is not None else "base", params)
 
     def use_text_tower(self, version: str, params: Mapping[str, "torch.Tensor"] | None) -> None:  # noqa: F821
         """Activate a text-tower version: `params` replace base parameters; None is the base tower.

@@ -1,0 +1,138 @@
+"""Training on captions: new words learned, generic words kept, image vectors untouched."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from engine.captions import add_captions
+from engine.towers import TextTowers
+from tests.trainer.conftest import Taught, stored_vectors
+from trainer.train import TrainConfig, TrainError, TrainProgress, lr_at, train
+
+# The tiny random model learns fast; a larger learning rate keeps the tests short.
+FAST = TrainConfig(lr=1e-3, min_steps=60, epochs=1)
+
+
+def run(library, config: TrainConfig = FAST, cancel: threading.Event | None = None, activate: bool = True) -> tuple[list[TrainProgress], object]:  # noqa: ANN001
+    events = list(train(library, config, cancel, activate=activate))
+    return events, events[-1].result
+
+
+def held_out_first(taught: Taught, concept: str) -> float:
+    """Share of the concept's held-out photos that the search ranks above every photo of other concepts."""
+    results = taught.library.search(taught.prompt(concept), limit=100)
+    order = [r.id for r in results]
+    others = [i for c, ids in taught.ids.items() if c != concept for i in ids]
+    first_other = min(order.index(i) for i in others)
+    return sum(order.index(h) < first_other for h in taught.held_out[concept]) / len(taught.held_out[concept])
+
+
+def test_invented_words_retrieve_held_out_photos_of_their_concept(taught: Taught):
+    before = {c: held_out_first(taught, c) for c in taught.ids}
+    events, result = run(taught.library)
+    assert result.activated and taught.library.encoder.text_version == result.version
+    after = {c: held_out_first(taught, c) for c in taught.ids}
+    # Chance of a held-out photo beating all 30 photos of other concepts is about 1 in 31.
+    assert np.mean(list(after.values())) >= 0.9, after
+    assert np.mean(list(after.values())) >= np.mean(list(before.values())) + 0.5, (before, after)
+    # Recall@5 among all 40 photos (chance about 5 in 32); the uncaptioned photo of the concept may come first.
+    assert result.after["recall@5"] >= 0.9 and result.before["recall@5"] <= 0.5
+    # Shared captions did not fight each other: every training photo of the word beats every other concept.
+    for concept, photo_ids in taught.captioned.items():
+        scores = {r.id: r.score for r in taught.library.search(taught.prompt(concept), limit=100)}
+        others = max(scores[i] for c, ids in taught.ids.items() if c != concept for i in ids)
+        assert min(scores[i] for i in photo_ids) > others, concept
+    losses = [e.loss for e in events if e.phase == "training"]
+    assert np.mean(losses[-10:]) < 0.5 * np.mean(losses[:5])
+    assert [e.step for e in events if e.phase == "training"] == list(range(1, len(losses) + 1))
+    assert [e for e in events if e.phase == "training"][-1].eta_s == pytest.approx(0.0, abs=1e-6)
+
+
+def test_guard_keeps_generic_prompts_closer_to_the_base_tower(taught: Taught):
+    _, guarded = run(taught.library, activate=False)
+    _, unguarded = run(taught.library, TrainConfig(lr=1e-3, min_steps=60, epochs=1, guard=False), activate=False)
+    assert guarded.after["anchor_cosine"] > unguarded.after["anchor_cosine"] + 0.1
+    assert guarded.after["anchor_top10_overlap"] > unguarded.after["anchor_top10_overlap"]
+    # ...and both still learned the words.
+    assert guarded.after["recall@5"] >= 0.9 and unguarded.after["recall@5"] >= 0.9
+    assert unguarded.alpha == 1.0 and 0 < guarded.alpha <= 1.0
+
+
+def test_training_and_switching_leave_stored_vectors_byte_for_byte_unchanged(taught: Taught, tmp_path):
+    lib = taught.library
+    probe = tmp_path / "pics" / "blue_checks" / "blue_checks_0.jpg"
+    before, similar_before = stored_vectors(lib), [(r.id, r.score) for r in lib.similar(probe, limit=40)]
+    _, first = run(lib)
+    run(lib)
+    towers = TextTowers.of(lib)
+    towers.use("base")
+    towers.rollback()
+    towers.use(first.version)
+    assert stored_vectors(lib) == before
+    assert [(r.id, r.score) for r in lib.similar(probe, limit=40)] == similar_before
+
+
+def test_cancel_midway_keeps_the_active_version(taught: Taught):
+    lib = taught.library
+    _, first = run(lib)
+    probe = lib.encoder.encode_texts(["a photo of zorblax", "a photo of a dog"])
+    cancel = threading.Event()
+    events = []
+    for event in train(lib, FAST, cancel):
+        events.append(event)
+        if event.phase == "training" and event.step == 5:
+            cancel.set()
+    result = events[-1].result
+    assert result.cancelled and result.version is None and not result.activated
+    assert max(e.step for e in events if e.phase == "training") == 5
+    towers = TextTowers.of(lib)
+    assert [v.id for v in towers.versions()] == [first.version]
+    assert towers.active() == first.version == lib.encoder.text_version
+    assert np.array_equal(lib.encoder.encode_texts(["a photo of zorblax", "a photo of a dog"]), probe)
+
+
+def test_a_failed_run_keeps_the_active_version(taught: Taught, monkeypatch: pytest.MonkeyPatch):
+    lib = taught.library
+    _, first = run(lib)
+
+    def broken_save(self, checkpoint, record):  # noqa: ANN001, ANN202 - the disk fills up at the end
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(TextTowers, "save", broken_save)
+    with pytest.raises(OSError):
+        run(lib)
+    assert TextTowers.of(lib).active() == first.version == lib.encoder.text_version
+
+
+def test_no_captions_is_a_clear_error(library, tmp_path):
+    from tests.conftest import run_all
+    from tests.factories import make_library
+
+    make_library(tmp_path / "pics", per_concept=1, size=(64, 48))
+    run_all(library.index_folders([tmp_path / "pics"]))
+    with pytest.raises(TrainError, match="caption some photos"):
+        run(library)
+
+
+def test_uncaptioned_photos_serve_as_extra_negatives(taught: Taught):
+    """A word on one concept must rank the *uncaptioned* photos of other concepts below it."""
+    lib = taught.library
+    (concept, ids), *_ = taught.ids.items()
+    add_captions(lib.catalog, ids[:2], "a photo of snarfwhistle")
+    _, result = run(lib)
+    scores = {r.id: r.score for r in lib.search("a photo of snarfwhistle", limit=100)}
+    uncaptioned_elsewhere = [ids_[-1] for c, ids_ in taught.ids.items() if c != concept]
+    assert all(scores[i] < min(scores[j] for j in ids[:2]) for i in uncaptioned_elsewhere)
+    assert result.counts["photos"] == 40 and result.counts["captioned_photos"] == 36
+
+
+def test_lr_schedule_warms_up_then_decays():
+    config = TrainConfig(lr=1.0, warmup_steps=10, min_lr_ratio=0.1)
+    rates = [lr_at(s, 100, config) for s in range(100)]
+    assert rates[0] < rates[5] < rates[9] <= 1.0
+    assert rates[10] == pytest.approx(1.0)
+    assert all(a >= b for a, b in zip(rates[10:], rates[11:]))
+    assert rates[-1] == pytest.approx(0.1, abs=0.01)
