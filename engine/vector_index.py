@@ -36,6 +36,10 @@ class VectorIndex:
         self._lock = threading.RLock()
         self._index = self._empty(1024)
         self._live: set[int] = set()
+        # The generation of the file on disk that holds exactly this graph; None while the
+        # graph has changes no file has. Lets save() skip rewriting an unchanged graph
+        # (hundreds of MB at 100k+) after every no-change re-scan.
+        self._saved: int | None = None
 
     def _empty(self, capacity: int) -> hnswlib.Index:
         index = hnswlib.Index(space="ip", dim=self.dim)
@@ -61,6 +65,7 @@ class VectorIndex:
                     labels = set(int(i) for i in index.get_ids_list())
                     self._index, self.generation = index, generation
                     self._live = labels  # deleted ones are re-synced from tombstones below
+                    self._saved = generation
                 except (RuntimeError, OSError, ValueError):
                     newest = None  # unreadable: rebuild from the catalog
             with catalog.reading() as s:
@@ -69,6 +74,7 @@ class VectorIndex:
                 newest = None  # the file is from a future the catalog does not know: rebuild
             if newest is None:
                 self._index, self.generation, self._live = self._empty(1024), 0, set()
+                self._saved = None
                 self._rebuild(catalog)
             else:
                 # Removals that the file may predate are replayed; labels marked deleted in the
@@ -121,10 +127,15 @@ class VectorIndex:
             return True
 
     def save(self) -> Path:
-        """Write the graph atomically, named by the generation it reflects; drop older files."""
+        """Write the graph atomically, named by the generation it reflects; drop older files.
+
+        A graph already saved under its generation is not written again.
+        """
         with self._lock:
-            self.folder.mkdir(parents=True, exist_ok=True)
             final = self.folder / f"index-{self.generation}.hnsw"
+            if self._saved == self.generation and final.is_file():
+                return final
+            self.folder.mkdir(parents=True, exist_ok=True)
             tmp = self.folder / f".index-{self.generation}.{os.getpid()}.tmp"
             self._index.save_index(str(tmp))
             with open(tmp, "rb") as f:
@@ -139,6 +150,7 @@ class VectorIndex:
                 match = _FILE.match(path.name)
                 if match and int(match.group(1)) < self.generation:
                     path.unlink(missing_ok=True)
+            self._saved = self.generation
             return final
 
     def _newest_file(self) -> tuple[Path, int] | None:
@@ -162,6 +174,7 @@ class VectorIndex:
                 self._index.resize_index(max(needed, 2 * self._index.get_max_elements()))
             self._index.add_items(np.asarray(vectors, np.float32), np.asarray(ids, np.int64))
             self._live.update(int(i) for i in ids)
+            self._saved = None
 
     def remove(self, ids) -> None:  # noqa: ANN001 - any iterable of ints
         with self._lock:
@@ -173,6 +186,7 @@ class VectorIndex:
                     except RuntimeError:  # already marked deleted in a loaded file
                         pass
                     self._live.discard(i)
+                    self._saved = None
 
     # -- queries -------------------------------------------------------------------------
     def search(self, query: np.ndarray, k: int, allowed: set[int] | None = None) -> list[tuple[int, float]]:
