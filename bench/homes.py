@@ -50,7 +50,7 @@ def synthetic_home(count: int, encoder: Encoder, files: bool, seed: int = 0) -> 
         built = True
         _build(folder, count, encoder, files, seed)
 
-    key = f"home-{count}-{'files' if files else 'nofiles'}-{encoder.space_id}-s{seed}-v1"
+    key = f"home-{count}-{'files' if files else 'nofiles'}-{encoder.space_id}-s{seed}-v2"
     folder = cached_dir(key, build)
     return SyntheticHome(Paths(folder / "home"), folder / "photos", count, time.monotonic() - started if built else 0.0)
 
@@ -106,10 +106,9 @@ def _build(folder: Path, count: int, encoder: Encoder, files: bool, seed: int) -
         catalog.close()
     # The graph holds what the catalog holds: float16-rounded vectors, labels = photo ids.
     index = VectorIndex(paths.space_dir(encoder.space_id), encoder.space_id, dim)
-    stored = vectors.astype(np.float16).astype(np.float32)
     for lo in range(0, count, CHUNK):
         hi = min(count, lo + CHUNK)
-        index.add(np.arange(lo + 1, hi + 1, dtype=np.int64), stored[lo:hi])
+        index.add(np.arange(lo + 1, hi + 1, dtype=np.int64), vectors[lo:hi].astype(np.float16).astype(np.float32))
     index.generation = 1
     index.save()
     (folder / "build.txt").write_text(f"{count} photos, built {datetime.now():%Y-%m-%d %H:%M}\n")

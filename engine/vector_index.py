@@ -25,7 +25,7 @@ _FILE = re.compile(r"^index-(\d+)\.hnsw$")
 class VectorIndex:
     """Approximate nearest neighbours by cosine similarity, with filters and exact fallback."""
 
-    def __init__(self, folder: Path, space_id: str, dim: int, m: int = 16, ef_construction: int = 100, ef_search: int = 128) -> None:
+    def __init__(self, folder: Path, space_id: str, dim: int, m: int = 16, ef_construction: int = 100, ef_search: int = 256) -> None:
         self.folder = folder
         self.space_id = space_id
         self.dim = dim
