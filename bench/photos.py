@@ -8,13 +8,14 @@ Every third photo carries EXIF orientation 6 or 8 (stored sideways, shown uprigh
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from bench.cache import cached_dir
+from bench.cache import cache_root
 
 SIZES = {"12mp": (4000, 3000), "2mp": (1600, 1200)}
 
@@ -55,17 +56,31 @@ def write_photo(path: Path, width: int, height: int, seed: int) -> Path:
     exif.get_ifd(0x8769)[0x9003] = taken.strftime("%Y:%m:%d %H:%M:%S")
     if orientation:
         exif[0x0112] = orientation
-    img.save(path, quality=90, subsampling="4:2:0", exif=exif)
+    img.save(path, format="JPEG", quality=90, subsampling="4:2:0", exif=exif)
     return path
 
 
 def photo_set(kind: str, count: int) -> list[Path]:
-    """`count` cached JPEGs of size `kind` ('12mp' or '2mp'), generated on first use."""
+    """`count` cached JPEGs of size `kind` ('12mp' or '2mp'), in a folder holding exactly those.
+
+    Photos are made once into a pool shared by every count (only missing ones are made);
+    each count gets its own folder of hard links, since indexing takes a whole folder.
+    """
     width, height = SIZES[kind]
-
-    def build(folder: Path) -> None:
-        for i in range(count):
-            write_photo(folder / f"IMG_{i:04d}.jpg", width, height, seed=i)
-
-    folder = cached_dir(f"photos-{kind}-{count}-v1", build)
-    return sorted(folder.glob("*.jpg"))
+    pool = cache_root() / f"photos-{kind}-v1"
+    pool.mkdir(parents=True, exist_ok=True)
+    view = cache_root() / "photo-sets-v1" / f"{kind}-{count}"
+    view.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(count):
+        name = f"IMG_{i:04d}.jpg"
+        source = pool / name
+        if not source.exists():
+            tmp = pool / f".{name}.{os.getpid()}.tmp"
+            write_photo(tmp, width, height, seed=i)
+            os.replace(tmp, source)
+        link = view / name
+        if not link.exists():
+            os.link(source, link)
+        paths.append(link)
+    return paths
