@@ -40,6 +40,9 @@ class VectorIndex:
         # graph has changes no file has. Lets save() skip rewriting an unchanged graph
         # (hundreds of MB at 100k+) after every no-change re-scan.
         self._saved: int | None = None
+        # Exact search reads candidates' vectors from here: hnswlib's get_items copies
+        # through Python lists (about 0.1 ms per vector, 230 ms for 2000), SQLite is 20x faster.
+        self._catalog: Catalog | None = None
 
     def _empty(self, capacity: int) -> hnswlib.Index:
         index = hnswlib.Index(space="ip", dim=self.dim)
@@ -55,6 +58,7 @@ class VectorIndex:
     def open(self, catalog: Catalog) -> "VectorIndex":
         """Load the newest saved file (if it is usable), then catch up with the catalog."""
         with self._lock:
+            self._catalog = catalog
             newest = self._newest_file()
             if newest is not None:
                 path, generation = newest
@@ -210,10 +214,29 @@ class VectorIndex:
             return [(int(i), float(1.0 - d)) for i, d in zip(labels[0], distances[0])]
 
     def _exact(self, query: np.ndarray, ids: list[int], k: int) -> list[tuple[int, float]]:
-        vectors = np.asarray(self._index.get_items(ids, return_type="numpy"), np.float32)
+        if self._catalog is not None:
+            ids, vectors = self._stored_vectors(ids)
+        else:
+            vectors = np.asarray(self._index.get_items(ids, return_type="numpy"), np.float32)
         scores = vectors @ query[0]
         top = np.argsort(-scores, kind="stable")[:k]
         return [(ids[i], float(scores[i])) for i in top]
+
+    def _stored_vectors(self, ids: list[int]) -> tuple[list[int], np.ndarray]:
+        """(ids found, float32 vectors) of the catalog, read without ORM overhead (ids are ints)."""
+        found: list[int] = []
+        blobs: list[bytes] = []
+        with self._catalog.reading() as s:
+            conn = s.connection()
+            for start in range(0, len(ids), 5000):
+                inline = ",".join(str(int(i)) for i in ids[start : start + 5000])
+                for photo_id, blob in conn.exec_driver_sql(
+                    f"SELECT photo_id, vector FROM vectors WHERE space_id = ? AND photo_id IN ({inline})",
+                    (self.space_id,),
+                ):
+                    found.append(photo_id)
+                    blobs.append(blob)
+        return found, unpack_vectors(blobs, self.dim)
 
     def vectors(self, ids: list[int]) -> np.ndarray:
         with self._lock:
