@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import open_clip  # noqa: F401 - its import (torch, torchvision) is a cost both ways pay: count it here
 
-    from bench.machine import resident_bytes
+    from bench.machine import gpu_library_resident_bytes, resident_bytes
     from bench.model import bench_encoder
     from engine.catalog import Catalog
     from engine.paths import Paths
@@ -70,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
                 "results": len(first),
                 "rss_bytes": resident_bytes(),
                 "peak_rss_bytes": resident_bytes("VmHWM"),
+                "gpu_library_bytes": gpu_library_resident_bytes(),
             }
         )
     )

@@ -52,6 +52,26 @@ def resident_bytes(field: str = "VmRSS") -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
+GPU_LIBRARIES = ("cuda", "cublas", "cudnn", "cufft", "curand", "cusolver", "cusparse", "nvrtc", "nvjitlink", "nccl", "cupti", "nvshmem", "triton")
+
+
+def gpu_library_resident_bytes() -> int:
+    """Resident bytes of mapped GPU libraries (CUDA, Triton): dead weight in a CPU-only process."""
+    total, counting = 0, False
+    try:
+        with open("/proc/self/smaps") as f:
+            for line in f:
+                head = line.split(maxsplit=6)
+                if "-" in head[0] and len(head) >= 5 and ":" in head[3]:  # a mapping's header line
+                    name = head[5].lower() if len(head) > 5 else ""
+                    counting = any(lib in name.rsplit("/", 1)[-1] for lib in GPU_LIBRARIES)
+                elif counting and line.startswith("Rss:"):
+                    total += int(head[1]) * 1024
+    except OSError:
+        return 0
+    return total
+
+
 def _memory_bytes() -> int:
     try:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
