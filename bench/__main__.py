@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     rows: list[dict] = []
     for name in names:
-        print(f"-- {name}", flush=True)
+        print(f"-- {name} (load average {load_average()})", flush=True)
         found = run_benchmark(name, args.quick)
         rows += found
         print(format_table(found), flush=True)

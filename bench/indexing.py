@@ -28,6 +28,7 @@ from engine.library import Library
 from engine.paths import Paths
 
 BATCH = 16
+ROUNDS = 3
 TARGET_VS_PLAIN = 2.0
 TARGET_OF_MODEL = 0.85
 
@@ -40,11 +41,11 @@ def run(quick: bool) -> list[dict]:
     for kind, count in (("12mp", s.photos_12mp), ("2mp", s.photos_2mp)):
         photos = photo_set(kind, count)
         label = kind.upper().replace("MP", " MP")
-        # Best of two runs each, interleaved: other work on a shared machine hits both alike.
+        # Best of ROUNDS runs each, interleaved: other work on a shared machine hits all alike.
         # CPU time per photo (all threads) is reported too: it barely moves with other load.
         plain = ours = model = 0.0
         cpu: dict[str, float] = {}
-        for _ in range(2):
+        for _ in range(ROUNDS):
             for name, work in (("plain", lambda: plain_path(photos, encoder)), ("ours", lambda: our_pipeline(photos, encoder))):
                 before = time.process_time()
                 rate = count / timed(work)[0]
