@@ -35,7 +35,9 @@ class ScanProblem:
 
 
 def is_photo_name(name: str) -> bool:
-    return not name.startswith(".") and os.path.splitext(name)[1].lower() in EXTENSIONS
+    # rfind rather than os.path.splitext: called for every file of every re-scan (100k+).
+    dot = name.rfind(".")
+    return dot > 0 and not name.startswith(".") and name[dot:].lower() in EXTENSIONS
 
 
 def walk(root: str | Path) -> Iterator[FileEntry | ScanProblem]:

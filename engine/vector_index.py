@@ -25,7 +25,7 @@ _FILE = re.compile(r"^index-(\d+)\.hnsw$")
 class VectorIndex:
     """Approximate nearest neighbours by cosine similarity, with filters and exact fallback."""
 
-    def __init__(self, folder: Path, space_id: str, dim: int, m: int = 16, ef_construction: int = 100, ef_search: int = 128) -> None:
+    def __init__(self, folder: Path, space_id: str, dim: int, m: int = 16, ef_construction: int = 100, ef_search: int = 256) -> None:
         self.folder = folder
         self.space_id = space_id
         self.dim = dim
@@ -36,6 +36,13 @@ class VectorIndex:
         self._lock = threading.RLock()
         self._index = self._empty(1024)
         self._live: set[int] = set()
+        # The generation of the file on disk that holds exactly this graph; None while the
+        # graph has changes no file has. Lets save() skip rewriting an unchanged graph
+        # (hundreds of MB at 100k+) after every no-change re-scan.
+        self._saved: int | None = None
+        # Exact search reads candidates' vectors from here: hnswlib's get_items copies
+        # through Python lists (about 0.1 ms per vector, 230 ms for 2000), SQLite is 20x faster.
+        self._catalog: Catalog | None = None
 
     def _empty(self, capacity: int) -> hnswlib.Index:
         index = hnswlib.Index(space="ip", dim=self.dim)
@@ -51,6 +58,7 @@ class VectorIndex:
     def open(self, catalog: Catalog) -> "VectorIndex":
         """Load the newest saved file (if it is usable), then catch up with the catalog."""
         with self._lock:
+            self._catalog = catalog
             newest = self._newest_file()
             if newest is not None:
                 path, generation = newest
@@ -61,6 +69,7 @@ class VectorIndex:
                     labels = set(int(i) for i in index.get_ids_list())
                     self._index, self.generation = index, generation
                     self._live = labels  # deleted ones are re-synced from tombstones below
+                    self._saved = generation
                 except (RuntimeError, OSError, ValueError):
                     newest = None  # unreadable: rebuild from the catalog
             with catalog.reading() as s:
@@ -69,6 +78,7 @@ class VectorIndex:
                 newest = None  # the file is from a future the catalog does not know: rebuild
             if newest is None:
                 self._index, self.generation, self._live = self._empty(1024), 0, set()
+                self._saved = None
                 self._rebuild(catalog)
             else:
                 # Removals that the file may predate are replayed; labels marked deleted in the
@@ -121,10 +131,15 @@ class VectorIndex:
             return True
 
     def save(self) -> Path:
-        """Write the graph atomically, named by the generation it reflects; drop older files."""
+        """Write the graph atomically, named by the generation it reflects; drop older files.
+
+        A graph already saved under its generation is not written again.
+        """
         with self._lock:
-            self.folder.mkdir(parents=True, exist_ok=True)
             final = self.folder / f"index-{self.generation}.hnsw"
+            if self._saved == self.generation and final.is_file():
+                return final
+            self.folder.mkdir(parents=True, exist_ok=True)
             tmp = self.folder / f".index-{self.generation}.{os.getpid()}.tmp"
             self._index.save_index(str(tmp))
             with open(tmp, "rb") as f:
@@ -139,6 +154,7 @@ class VectorIndex:
                 match = _FILE.match(path.name)
                 if match and int(match.group(1)) < self.generation:
                     path.unlink(missing_ok=True)
+            self._saved = self.generation
             return final
 
     def _newest_file(self) -> tuple[Path, int] | None:
@@ -162,6 +178,7 @@ class VectorIndex:
                 self._index.resize_index(max(needed, 2 * self._index.get_max_elements()))
             self._index.add_items(np.asarray(vectors, np.float32), np.asarray(ids, np.int64))
             self._live.update(int(i) for i in ids)
+            self._saved = None
 
     def remove(self, ids) -> None:  # noqa: ANN001 - any iterable of ints
         with self._lock:
@@ -173,6 +190,7 @@ class VectorIndex:
                     except RuntimeError:  # already marked deleted in a loaded file
                         pass
                     self._live.discard(i)
+                    self._saved = None
 
     # -- queries -------------------------------------------------------------------------
     def search(self, query: np.ndarray, k: int, allowed: set[int] | None = None) -> list[tuple[int, float]]:
@@ -196,10 +214,29 @@ class VectorIndex:
             return [(int(i), float(1.0 - d)) for i, d in zip(labels[0], distances[0])]
 
     def _exact(self, query: np.ndarray, ids: list[int], k: int) -> list[tuple[int, float]]:
-        vectors = np.asarray(self._index.get_items(ids, return_type="numpy"), np.float32)
+        if self._catalog is not None:
+            ids, vectors = self._stored_vectors(ids)
+        else:
+            vectors = np.asarray(self._index.get_items(ids, return_type="numpy"), np.float32)
         scores = vectors @ query[0]
         top = np.argsort(-scores, kind="stable")[:k]
         return [(ids[i], float(scores[i])) for i in top]
+
+    def _stored_vectors(self, ids: list[int]) -> tuple[list[int], np.ndarray]:
+        """(ids found, float32 vectors) of the catalog, read without ORM overhead (ids are ints)."""
+        found: list[int] = []
+        blobs: list[bytes] = []
+        with self._catalog.reading() as s:
+            conn = s.connection()
+            for start in range(0, len(ids), 5000):
+                inline = ",".join(str(int(i)) for i in ids[start : start + 5000])
+                for photo_id, blob in conn.exec_driver_sql(
+                    f"SELECT photo_id, vector FROM vectors WHERE space_id = ? AND photo_id IN ({inline})",
+                    (self.space_id,),
+                ):
+                    found.append(photo_id)
+                    blobs.append(blob)
+        return found, unpack_vectors(blobs, self.dim)
 
     def vectors(self, ids: list[int]) -> np.ndarray:
         with self._lock:

@@ -1,0 +1,32 @@
+"""How big each benchmark's inputs are: quick (under 10 minutes in all), full, and tiny (the smoke test)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+SIZE_ENV = "LITPHOTOS_BENCH_SIZE"  # 'tiny' shrinks everything to seconds (tests/bench)
+
+
+@dataclass(frozen=True)
+class Sizes:
+    photos_12mp: int  # indexing and fidelity inputs
+    photos_2mp: int
+    libraries: tuple[int, ...]  # search: catalog sizes
+    queries: int  # timed end-to-end queries per library size
+    baseline_queries: int  # brute-force queries per size (each one reads every vector)
+    recall_queries: int
+    rescan_files: int
+    tiny: bool = False  # also use the tiny model: smoke test only, numbers mean nothing
+
+
+QUICK = Sizes(photos_12mp=48, photos_2mp=32, libraries=(10_000, 100_000), queries=40, baseline_queries=5, recall_queries=200, rescan_files=100_000)
+FULL = Sizes(photos_12mp=96, photos_2mp=64, libraries=(10_000, 100_000, 1_000_000), queries=100, baseline_queries=10, recall_queries=500, rescan_files=100_000)
+TINY = Sizes(photos_12mp=2, photos_2mp=2, libraries=(500,), queries=3, baseline_queries=2, recall_queries=10, rescan_files=300, tiny=True)
+
+
+def sizes(quick: bool) -> Sizes:
+    """The sizes for this run; $LITPHOTOS_BENCH_SIZE=tiny overrides both modes."""
+    if os.environ.get(SIZE_ENV) == "tiny":
+        return TINY
+    return QUICK if quick else FULL
