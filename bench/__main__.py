@@ -13,9 +13,9 @@ from pathlib import Path
 from bench.machine import describe, load_average
 from bench.rows import KEYS, unavailable
 
-# Run order: cheap first. `train` and `categories` arrive from other branches; a module
+# Run order: cheap first. A module
 # that is not there is reported as not available, never an error.
-NAMES = ("rescan", "fidelity", "indexing", "search", "train", "categories")
+NAMES = ("rescan", "fidelity", "indexing", "search", "train", "categories", "watcher")
 DEFAULT_JSON = Path("bench-output") / "bench.json"
 
 

@@ -41,4 +41,5 @@ def _round(value: float | None) -> float | None:
     if value is None:
         return None
     value = float(value)
-    return round(value, 4) if abs(value) < 10 else round(value, 1)
+    # Four significant digits below 10 (a 5 ms timing in seconds keeps its precision), one decimal above.
+    return float(f"{value:.4g}") if abs(value) < 10 else round(value, 1)

@@ -41,7 +41,12 @@ def test_switching_model_from_the_dialog_then_deleting_the_old_space(qtbot, libr
     assert not dialog.delete_button.isEnabled()
     dialog.spaces.setCurrentRow(1)
     assert dialog.delete_button.isEnabled()
-    QTimer.singleShot(200, lambda: QApplication.activeModalWidget().button(QMessageBox.StandardButton.Yes).click())
+    def confirm() -> None:
+        box = QApplication.activeModalWidget()  # held: a temporary wrapper would take the box with it
+        assert isinstance(box, QMessageBox) and "re-embedding every photo" in box.text()
+        box.button(QMessageBox.StandardButton.Yes).click()
+
+    QTimer.singleShot(200, confirm)
     dialog.delete_button.click()
     qtbot.waitUntil(lambda: dialog.spaces.count() == 1, timeout=10000)
     assert [s.id for s in library.spaces()] == [B]
