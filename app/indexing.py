@@ -64,6 +64,11 @@ class Indexing(QObject):
     def running(self) -> bool:
         return self._job is not None
 
+    @property
+    def idle(self) -> bool:
+        """No run in progress, none waiting for the model and none queued."""
+        return self._job is None and not self._queue
+
     def add_folders(self, paths: Sequence[str]) -> None:
         """Register folders (checked off the GUI thread), then index what was accepted."""
         job = self.state.jobs.start(_add_folders, self.state.library, list(paths), name="add folders")

@@ -10,6 +10,7 @@ class LibraryStatusBar(QStatusBar):
     """Shows a `Library.status()` dict; fetching it is the window's job (off the GUI thread)."""
 
     failures_clicked = Signal()
+    switch_clicked = Signal()  # the model-switch progress was clicked: show the model dialog
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -19,12 +20,18 @@ class LibraryStatusBar(QStatusBar):
         self.failures.setToolTip("Show the files that could not be indexed, and why")
         self.failures.clicked.connect(self.failures_clicked)
         self.failures.hide()
+        self.switch = QPushButton()
+        self.switch.setFlat(True)
+        self.switch.setToolTip("Re-embedding the library with another image model; searches keep using the current one")
+        self.switch.clicked.connect(self.switch_clicked)
+        self.switch.hide()
         self.model = QLabel()
         self.tower = QLabel()
         self.model.setToolTip("The locked image tower that embedded the photos")
         self.tower.setToolTip("The text tower that reads queries: 'base' or a version taught on your captions")
         self.addPermanentWidget(self.photos)
         self.addPermanentWidget(self.failures)
+        self.addPermanentWidget(self.switch)
         self.addPermanentWidget(self.model)
         self.addPermanentWidget(self.tower)
         self.setSizeGripEnabled(True)
@@ -43,3 +50,12 @@ class LibraryStatusBar(QStatusBar):
 
     def show_text_tower(self, version: str) -> None:
         self.tower.setText(f"Text tower: {version}")
+
+    def show_switch(self, done: int, total: int, message: str) -> None:
+        """Progress of a model switch; hidden when `message` is empty (none running)."""
+        if not message:
+            self.switch.hide()
+            return
+        model = message.split(":", 1)[0] if ":" in message else ""
+        self.switch.setText(f"Preparing {model}: {done:,} of {total:,}" if total and model else message)
+        self.switch.show()

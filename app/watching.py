@@ -3,9 +3,10 @@
     watching = LibraryWatching(state)      # after state.library is open
     watching.start()                       # reconciles, then follows the folders
     watching.reconcile()                   # "check folders now" (a stat-only scan)
-    watching.stop()                        # on quit, before state.jobs.shutdown()
+    watching.shutdown()                    # on quit: stop and wait (the graph is saved)
 
-The engine watcher runs on one of `state.jobs`' threads and never touches Qt: each batch
+The engine watcher runs for as long as the app does, so it has a thread of its own (its own
+`Jobs` of one) rather than holding one of the shared pool's. It never touches Qt: each batch
 travels to the GUI thread as a queued signal, where it becomes `state.library_changed`
 (when something changed) and a `state.status_message` line.
 """
@@ -15,7 +16,7 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, Signal
 
 from app.state import AppState
-from app.worker import Worker
+from app.worker import Jobs, Worker
 from engine.indexer import Progress
 from engine.watcher import Batch, Watcher
 
@@ -24,12 +25,14 @@ class LibraryWatching(QObject):
     """Starts and stops the engine watcher for one AppState."""
 
     batch = Signal(object)  # engine.watcher.Batch, on the GUI thread
+    progress = Signal(object)  # engine.indexer.Progress while a batch embeds photos
     stopped = Signal()
 
     def __init__(self, state: AppState, parent: QObject | None = None, **watcher_options: float) -> None:
         super().__init__(parent)
         self.state = state
         self.watcher_options = watcher_options  # Watcher(...) keywords: debounce_s, poll_s, ...
+        self.jobs = Jobs(max_threads=1, parent=self)
         self._watcher: Watcher | None = None
         self._job: Worker | None = None
 
@@ -42,7 +45,7 @@ class LibraryWatching(QObject):
         if self._job is not None:
             return
         self._watcher = Watcher(self.state.library, **self.watcher_options)
-        job = self.state.jobs.start(self._watcher.run, name="watcher")
+        job = self.jobs.start(self._watcher.run, name="watcher")
         job.signals.progress.connect(self._on_event)
         job.signals.error.connect(self._on_error)
         job.signals.finished.connect(self._on_finished)
@@ -53,6 +56,11 @@ class LibraryWatching(QObject):
         if self._watcher is not None:
             self._watcher.request_reconcile()
 
+    def skip_batch(self) -> None:
+        """Stop the batch in flight (the person pressed Cancel); watching goes on."""
+        if self._watcher is not None:
+            self._watcher.skip_batch()
+
     def stop(self) -> None:
         """Ask the watcher to stop; `stopped` is emitted once it has (the graph saved)."""
         if self._job is not None:
@@ -62,6 +70,10 @@ class LibraryWatching(QObject):
         """Block until stopped: for quitting only, never from a normal slot."""
         return self._job is None or self._job.done.wait(timeout_s)
 
+    def shutdown(self, timeout_ms: int = 15000) -> bool:
+        """Stop watching and wait for the thread (on quit only); a later `start()` is refused."""
+        return self.jobs.shutdown(timeout_ms)
+
     # -- slots (GUI thread) --------------------------------------------------------------
     def _on_event(self, event: object) -> None:
         if isinstance(event, Batch):
@@ -70,7 +82,7 @@ class LibraryWatching(QObject):
                 self.state.library_changed.emit()
                 self.state.status_message.emit(event.summary())
         elif isinstance(event, Progress) and event.phase == "embedding" and event.total:
-            self.state.status_message.emit(f"indexing new photos: {event.done}/{event.total}")
+            self.progress.emit(event)
 
     def _on_error(self, message: str) -> None:
         self.state.status_message.emit(f"folder watching stopped: {message}")

@@ -19,6 +19,7 @@ from app.failures_dialog import FailuresDialog
 from app.folders_model import FoldersModel
 from app.indexing import Indexing
 from app.indexing_bar import IndexingBar
+from app.model_dialog import ModelDialog, ModelSwitch
 from app.search_page import SearchPage
 from app.settings import load_filters, save_filters
 from app.state import AppState
@@ -26,6 +27,7 @@ from app.status_bar import LibraryStatusBar
 from app.teach_view import TeachView
 from app.thumbnail_delegate import CELL
 from app.thumbnail_loader import ThumbnailLoader
+from app.watching import LibraryWatching
 from engine.images import EXTENSIONS
 from engine.thumbnails import Thumbnails
 
@@ -45,6 +47,10 @@ class MainWindow(QMainWindow):
 
         self.loader = EngineLoader(state, self)
         self.indexing = Indexing(state, self.loader, self)
+        self.watching = LibraryWatching(state, self)
+        self.model_switch = ModelSwitch(state, self)
+        self.model_dialog: ModelDialog | None = None
+        self._bar_shows_watcher = False  # the indexing bar follows a watcher batch (new photos)
         self.folders_model = FoldersModel(self)
         ratio = self.devicePixelRatioF()
         self.thumbnails = ThumbnailLoader(Thumbnails(library.paths.thumbnails), cell_px=round(CELL * ratio), parent=self)
@@ -86,7 +92,12 @@ class MainWindow(QMainWindow):
         self.loader.failed.connect(self._model_failed)
         self.loader.download_progress.connect(self._download_progress)
         self.loader.ready.connect(self._model_ready)
+        self.watching.progress.connect(self._watcher_progress)
+        self.watching.batch.connect(self._watcher_batch)
+        self.model_switch.progress.connect(self.status.show_switch)
+        self.model_switch.finished.connect(self._switch_finished)
         self.status.failures_clicked.connect(self.show_failures)
+        self.status.switch_clicked.connect(self.show_model_dialog)
         state.library_changed.connect(self.refresh_folders)
         state.library_changed.connect(self.refresh_status)
         state.text_tower_changed.connect(self.status.show_text_tower)
@@ -112,7 +123,9 @@ class MainWindow(QMainWindow):
         file_menu = self.menuBar().addMenu("&File")
         self.add_action = action(file_menu, "&Add Folder…", self.choose_folder, QKeySequence.StandardKey.Open)
         action(file_menu, "&Re-scan All Folders", lambda: self.indexing.index(None), QKeySequence("F5"))
+        self.check_action = action(file_menu, "&Check Folders for Changes", self.check_folders)
         file_menu.addSeparator()
+        self.model_action = action(file_menu, "Image &Model…", self.show_model_dialog)
         action(file_menu, "Files That Could Not Be Indexed…", self.show_failures)
         file_menu.addSeparator()
         self.quit_action = action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit, QAction.MenuRole.QuitRole)
@@ -193,6 +206,7 @@ class MainWindow(QMainWindow):
 
     # -- indexing ------------------------------------------------------------------------
     def _indexing_started(self, scopes: list[str]) -> None:
+        self._bar_shows_watcher = False
         self.indexing_bar.running()
         self.folders_model.set_busy(scopes or [""])
         self.search_page.set_indexing(True)
@@ -201,6 +215,8 @@ class MainWindow(QMainWindow):
         self.indexing_bar.finished(report)
         self.folders_model.set_busy([])
         self.search_page.set_indexing(False)
+        if self.loader.loaded and self.indexing.idle and report is not None and not report.cancelled:
+            self.watching.start()
         if report is not None and not report.cancelled:
             self.status.showMessage(
                 f"Indexing done: {report.added:,} added, {report.updated:,} updated, "
@@ -208,7 +224,10 @@ class MainWindow(QMainWindow):
 
     def cancel_indexing(self) -> None:
         self.indexing_bar.cancelling()
-        self.indexing.cancel()
+        if self._bar_shows_watcher:
+            self.watching.skip_batch()  # Resume then re-scans, which finds what it skipped
+        else:
+            self.indexing.cancel()
 
     # -- the model -----------------------------------------------------------------------
     def _download_progress(self, done: int, total: int) -> None:
@@ -220,6 +239,61 @@ class MainWindow(QMainWindow):
         if self.download_dialog is not None:
             self.download_dialog.close()
             self.download_dialog = None
+        self.refresh_status()
+        self.start_background_sync()
+
+    # -- keeping the library in sync (watching, a pending model switch) ------------------
+    def start_background_sync(self) -> None:
+        """Once the model is loaded: resume a model switch left unfinished, and watch the
+        folders (after a stat-only reconcile) once no indexing run is busy with them.
+
+        The watcher waits for a run in progress so that the two do not embed the same new
+        photos twice, and it is not started after a run the person cancelled: its reconcile
+        would quietly finish what they asked to stop. The next run, or the next start, does.
+        """
+        if self.state.library.target is not None and not self.model_switch.running:
+            self.model_switch.resume()
+        if not self.indexing.idle:
+            return  # _indexing_finished starts it
+        last = self.indexing.last_report
+        if last is None or not last.cancelled:
+            self.watching.start()  # idempotent; folders added later are found by its polling
+
+    def _watcher_progress(self, event: object) -> None:
+        """New photos found by the watcher (a camera import, say) show in the indexing bar."""
+        if not self.indexing.idle:
+            return  # a run the person started owns the bar
+        if not self._bar_shows_watcher:
+            self._bar_shows_watcher = True
+            self.indexing_bar.running("Adding new photos…")
+        self.indexing_bar.show_progress(event)
+
+    def _watcher_batch(self, batch: object) -> None:
+        if self._bar_shows_watcher:
+            self._bar_shows_watcher = False
+            self.indexing_bar.finished(batch.report)
+
+    def check_folders(self) -> None:
+        """A stat-only scan of every folder now (after changes the watcher cannot see)."""
+        if self.watching.running:
+            self.watching.reconcile()
+            self.status.showMessage("Checking every folder for changes…", 5000)
+        else:  # not watching yet (the model has never been needed): a plain re-scan does it
+            self.indexing.index(None)
+
+    def show_model_dialog(self) -> ModelDialog:
+        if self.model_dialog is None:
+            self.model_dialog = ModelDialog(self.state, self.model_switch, parent=self)
+        else:
+            self.model_dialog.refresh()
+        self.model_dialog.show()
+        self.model_dialog.raise_()
+        return self.model_dialog
+
+    def _switch_finished(self, message: str) -> None:
+        self.status.show_switch(0, 0, "")
+        if message:
+            self.status.showMessage(message, 10000)
         self.refresh_status()
 
     def _model_failed(self, message: str) -> None:
@@ -260,5 +334,7 @@ class MainWindow(QMainWindow):
 
     def shutdown(self, timeout_ms: int = 15000) -> None:
         """Stop every job (indexing stops after its batch; nothing is left half-written)."""
+        self.model_switch.pause()
+        self.watching.shutdown(timeout_ms)
         self.thumbnails.jobs.shutdown(timeout_ms)
         self.state.jobs.shutdown(timeout_ms)

@@ -130,6 +130,7 @@ class Watcher:
         self.observer_factory = observer_factory
         self._lock = threading.Lock()
         self._wake = threading.Event()
+        self._skip = threading.Event()  # stop the batch in flight, keep watching
         self._pending = _Pending()
         self._reconcile_asked = False
         self._watches: dict[str, ObservedWatch] = {}
@@ -140,6 +141,14 @@ class Watcher:
         with self._lock:
             self._reconcile_asked = True
         self._wake.set()
+
+    def skip_batch(self) -> None:
+        """Stop the batch in flight after its current step (thread-safe); watching goes on.
+
+        What it committed stays. Photos it did not reach are found by the next reconcile
+        (at the next start, or when asked for), as after a cancelled `index` run.
+        """
+        self._skip.set()
 
     def _note(self, paths: list[str], is_directory: bool, kind: str) -> None:
         now = time.monotonic()
@@ -261,7 +270,9 @@ class Watcher:
         # A fresh indexer each time: after a model switch it embeds into the new space.
         indexer = Indexer(self.library.catalog, self.library.encoder, self.library.index, save_on_finish=False)
         report = IndexReport()
-        for event in indexer.run(scopes, cancel, hold=hold - _gone(hold)):
+        self._skip.clear()
+        stop = _Either(cancel, self._skip)
+        for event in indexer.run(scopes, stop, hold=hold - _gone(hold)):  # type: ignore[arg-type]
             if event.report is not None:
                 report = event.report
             else:
@@ -315,6 +326,16 @@ class Watcher:
             p = self._pending
             p.dirs = {d for d in p.dirs if not (d == root or d.startswith(prefix))}
             p.files = {f for f in p.files if not f.startswith(prefix)}
+
+
+class _Either:
+    """Set when either event is: the indexer only ever asks `is_set()`."""
+
+    def __init__(self, first: threading.Event, second: threading.Event) -> None:
+        self._events = (first, second)
+
+    def is_set(self) -> bool:
+        return any(e.is_set() for e in self._events)
 
 
 def _stat(path: str) -> tuple[int, int] | None:

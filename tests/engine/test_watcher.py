@@ -277,3 +277,42 @@ def test_start_up_reconciles_changes_made_while_not_watching(library, watch, tmp
     assert after[str(edited)][0] == before[str(edited)][0] and after[str(edited)][1] != before[str(edited)][1]
     running.stop()
     assert (library.index.folder / f"index-{library.index.generation}.hnsw").is_file()  # saved on stop
+
+
+def test_skipping_a_batch_keeps_what_it_committed_and_watching_goes_on(library, tmp_path: Path):
+    root = tmp_path / "pics"
+    root.mkdir()
+    run_all(library.index_folders([root]))
+    watcher = Watcher(library, **FAST)
+    cancel = threading.Event()
+    batches: queue.Queue[Batch] = queue.Queue()
+
+    skips: list[bool] = []
+
+    def drive() -> None:
+        for event in watcher.run(cancel, reconcile=False):
+            if isinstance(event, Batch):
+                batches.put(event)
+            elif event.phase == "embedding" and event.done > 0 and not skips:
+                skips.append(True)
+                watcher.skip_batch()  # the person pressed Cancel after the first commit
+
+    thread = threading.Thread(target=drive, daemon=True)
+    thread.start()
+    time.sleep(0.5)  # watching
+    staging = tmp_path / "card"
+    make_library(staging, per_concept=16, size=(64, 48))  # 64 photos: several commits
+    shutil.copytree(staging, root / "import")
+    skipped = batches.get(timeout=60)
+    assert skipped.report.cancelled and 0 < skipped.report.added < 64
+    assert library.status()["photos"] == skipped.report.added  # what it committed stays
+
+    # Still watching: the next change is a batch of its own, and it also picks up the photos
+    # the skipped one did not reach in that folder (they are in its scope).
+    make_photo(root / "import" / "after.jpg", "green_noise", seed=5, size=(64, 48))
+    later = batches.get(timeout=60)
+    assert not later.report.cancelled and later.report.added == 64 - skipped.report.added + 1
+    cancel.set()
+    thread.join(timeout=30)
+    assert not thread.is_alive()
+    assert str(root / "import" / "after.jpg") in {r.path for r in library.search("noise", limit=100)}

@@ -1,0 +1,130 @@
+"""The window keeps the library in sync by itself: watching, start-up reconcile, model switches."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import QApplication
+
+from app.application import build_window
+from engine.spaces import ModelChoice
+from tests.app.conftest import INDEX_TIMEOUT_MS, WAIT_MS, add_and_index, search
+from tests.conftest import run_all
+from tests.factories import make_library, make_photo
+
+B = "tiny-test-b--random-seed1"
+
+
+def photo_ids(library) -> dict[str, int]:  # noqa: ANN001
+    return {r.path: r.id for r in library.search("stripes", limit=100)}
+
+
+def test_new_renamed_and_deleted_photos_show_up_without_pressing_anything(qtbot, window, photos: Path):
+    add_and_index(qtbot, window, photos)
+    qtbot.waitUntil(lambda: window.watching.running, timeout=WAIT_MS)  # watching starts after the first run
+    library = window.state.library
+    before = photo_ids(library)
+
+    new = photos / "from-camera" / "IMG_0001.jpg"
+    with qtbot.waitSignal(window.state.library_changed, timeout=30_000):
+        make_photo(new, "yellow_rings", seed=42, size=(96, 72))
+    qtbot.waitUntil(lambda: "13 photos" in window.status.photos.text(), timeout=WAIT_MS)
+    assert str(new) in search(qtbot, window, "rings")
+
+    old = next(p for p in before if "red_stripes" in p)
+    renamed = str(Path(old).with_name("renamed.jpg"))
+    with qtbot.waitSignal(window.state.library_changed, timeout=30_000):
+        Path(old).rename(renamed)
+    after = photo_ids(library)
+    assert old not in after and after[renamed] == before[old]  # same photo, same id, not re-embedded
+
+    with qtbot.waitSignal(window.state.library_changed, timeout=30_000):
+        new.unlink()
+    qtbot.waitUntil(lambda: "12 photos" in window.status.photos.text(), timeout=WAIT_MS)
+    assert str(new) not in search(qtbot, window, "rings")
+
+
+def test_changes_made_while_the_app_was_closed_are_found_at_start(qtbot, make_library_obj, tmp_path: Path):
+    root = tmp_path / "pics"
+    made = make_library(root, per_concept=2, size=(96, 72))
+    library = make_library_obj()
+    run_all(library.index_folders([root]))
+    library.close()
+    # While the app is closed: one photo copied in, one deleted.
+    added = make_photo(root / "later.jpg", "green_noise", seed=77, size=(96, 72))
+    made["red_stripes"][0].unlink()
+
+    window = build_window(make_library_obj())
+    batches = []
+    window.watching.batch.connect(batches.append)
+    window.show()
+    try:
+        qtbot.waitUntil(lambda: bool(batches), timeout=30_000)  # once the model is warm: a stat-only reconcile
+        report = batches[0].report
+        assert batches[0].kind == "reconcile" and (report.added, report.removed, report.unchanged) == (1, 1, 7)
+        qtbot.waitUntil(lambda: "8 photos" in window.status.photos.text(), timeout=30_000)
+        library = window.state.library
+        paths = {r.path for r in library.search("noise", limit=50)}
+        assert str(added) in paths and str(made["red_stripes"][0]) not in paths
+    finally:
+        window.close()
+
+
+def test_a_cancelled_run_is_not_finished_behind_the_persons_back(qtbot, window, tmp_path: Path):
+    make_library(tmp_path / "many", per_concept=16, size=(96, 72))  # 64 photos: 4 batches
+    bar = window.indexing_bar
+
+    def cancel_after_first_batch(event) -> None:  # noqa: ANN001
+        if event.phase == "embedding" and event.done > 0 and bar.cancel_button.isEnabled():
+            bar.cancel_button.click()
+
+    window.indexing.progress.connect(cancel_after_first_batch)
+    with qtbot.waitSignal(window.indexing.finished, timeout=INDEX_TIMEOUT_MS) as first:
+        window.add_folders([str(tmp_path / "many")])
+    indexed = first.args[0].added
+    assert 0 < indexed < 64
+    qtbot.wait(1500)
+    assert not window.watching.running  # its reconcile would index the rest
+    assert window.state.library.status()["photos"] == indexed
+
+
+def test_switching_the_image_model_from_the_window_keeps_search_working(qtbot, window, photos: Path):
+    add_and_index(qtbot, window, photos)
+    dialog = window.show_model_dialog()
+    qtbot.waitUntil(lambda: dialog.spaces.count() == 1, timeout=WAIT_MS)
+    dialog.combo.setCurrentIndex(dialog.combo.findData("tiny-test-b"))
+    with qtbot.waitSignal(window.model_switch.finished, timeout=60_000):
+        dialog.switch_button.click()
+        assert window.state.library.space_id != B  # searches use the old space meanwhile
+        assert len(search(qtbot, window, "stripes")) == 12
+    assert window.state.library.space_id == B
+    qtbot.waitUntil(lambda: window.status.model.text() == "Model: tiny-test-b", timeout=WAIT_MS)
+    assert not window.status.switch.isVisible()
+    assert len(search(qtbot, window, "stripes")) == 12
+    dialog.close()
+
+
+def test_a_switch_left_unfinished_resumes_when_the_app_starts(qtbot, make_library_obj, photos: Path):
+    from engine.encoder import Encoder
+    from engine.library import Library
+
+    library = make_library_obj()
+    run_all(library.index_folders([photos]))
+    assert library.request_model(ModelChoice("tiny-test-b")) == "building"  # then the app quit
+    library.close()
+
+    # What main.compose() builds at the next start: the serving model plus the pending target.
+    reopened = make_library_obj()
+    target = Encoder(reopened.models.get("tiny-test-b"), reopened.paths.models, allow_download=False)
+    resumed = Library(reopened.paths, reopened.catalog, reopened.encoder, target=target, models=reopened.models)
+    window = build_window(resumed)
+    window.show()
+    try:
+        with qtbot.waitSignal(window.model_switch.finished, timeout=60_000):
+            pass  # the warm-up loads the model, then the switch resumes on its own
+        assert resumed.space_id == B and resumed.index.count == 12
+        qtbot.waitUntil(lambda: window.status.model.text() == "Model: tiny-test-b", timeout=WAIT_MS)
+    finally:
+        window.close()
+        target.close()
+    assert QApplication.activeModalWidget() is None
