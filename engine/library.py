@@ -378,7 +378,12 @@ class Library:
 
     def similar(self, path: str | Path, filters: Filters = Filters(), limit: int = 20) -> list[SearchResult]:
         """Photos most like the one at `path` (indexed or not); itself first when indexed."""
-        return self.search(self.image_vector(str(path)), filters, limit)
+        path = os.path.abspath(str(path))
+        results = self.search(self.image_vector(path), filters, limit + 1)
+        # Near-duplicates (bursts, edits) tie with the photo itself at 1.0 within float16
+        # rounding, and the graph may rank one of them first: the photo itself leads.
+        own = [r for r in results if r.path == path]
+        return (own + [r for r in results if r.path != path])[:limit]
 
     def _allowed(self, f: Filters) -> set[int]:
         query = select(Photo.id)

@@ -95,6 +95,19 @@ def test_similar_returns_the_photo_itself_first(library, tmp_path: Path):
     assert results[0].score > 0.99
 
 
+def test_similar_puts_the_photo_itself_before_its_exact_duplicates(library, tmp_path: Path):
+    paths = make_library(tmp_path / "pics", per_concept=2)
+    original = paths["red_stripes"][0]
+    copies = [original.with_name(f"{n}-copy.jpg") for n in ("a", "b", "c")]
+    for copy in copies:  # same bytes: the same vector, a tie the graph may break either way
+        shutil.copy(original, copy)
+    run_all(library.index_folders([tmp_path / "pics"]))
+    for probe in [original, *copies]:
+        results = library.similar(probe, limit=4)
+        assert results[0].path == str(probe) and len(results) == 4
+        assert {r.path for r in results} == {str(p) for p in [original, *copies]}
+
+
 def test_similar_works_for_a_photo_outside_the_library(library, tmp_path: Path):
     paths = make_library(tmp_path / "pics", per_concept=3)
     run_all(library.index_folders([tmp_path / "pics"]))
