@@ -291,3 +291,48 @@ def test_a_category_with_nothing_to_export_gets_no_folder(sorted_library, tmp_pa
     assert sorted(os.path.basename(f) for f in plan.folders) == ["blues", "reds"]
     run_export(library, plan)
     assert sorted(os.listdir(tmp_path / "out")) == ["blues", "reds"]
+
+
+def test_a_move_export_under_a_running_watcher_keeps_ids_vectors_and_captions(sorted_library, tmp_path: Path):
+    import threading
+    import time
+
+    from engine.captions import add_captions, list_captions
+    from engine.watcher import Batch, Watcher
+
+    library, cats, photos = sorted_library
+    red = photos["red_stripes"][0]
+    rid = next(i for i, (p, _) in catalog_rows(library).items() if p == str(red))
+    add_captions(library.catalog, [rid], "rex on the sofa")
+    before = catalog_rows(library)
+    watcher = Watcher(library, debounce_s=0.3, settle_s=0.1, poll_s=0.2)
+    cancel, batches, embedded = threading.Event(), [], []
+
+    def drive() -> None:
+        for event in watcher.run(cancel):
+            if isinstance(event, Batch):
+                batches.append(event)
+            elif event.phase == "embedding" and event.total:
+                embedded.append(event.total)
+
+    thread = threading.Thread(target=drive, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not batches and time.monotonic() < deadline:  # the start-up reconcile
+        time.sleep(0.05)
+    dest = tmp_path / "pics" / "sorted"  # inside the watched folder: every move raises events
+    report = run_export(library, plan_export(groups_of(cats), dest, "move"))
+    assert len(report.done) == 8
+    seen = len(batches)
+    while len(batches) == seen and time.monotonic() < deadline:  # the watcher's look at the moves
+        time.sleep(0.05)
+    time.sleep(1.0)
+    cancel.set()
+    thread.join(timeout=30)
+    assert len(batches) > seen
+    after = catalog_rows(library)
+    assert set(after) == set(before)  # same ids: nothing removed and re-added
+    assert {i: v for i, (_, v) in after.items()} == {i: v for i, (_, v) in before.items()}  # vectors kept
+    assert after[rid][0] == str(dest / "reds" / red.name)
+    assert not embedded  # nothing was embedded again
+    assert [c.text for c in list_captions(library.catalog, [rid])] == ["rex on the sofa"]
