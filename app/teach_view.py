@@ -257,6 +257,10 @@ class TeachView(QWidget):
         self.metrics.setVerticalHeaderLabels([label for _, label in METRICS])
         self.metrics.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.metrics.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.metrics.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        # Every before/after row in view at once: the numbers are the point of a run.
+        rows = sum(self.metrics.rowHeight(r) for r in range(self.metrics.rowCount()))
+        self.metrics.setFixedHeight(rows + self.metrics.horizontalHeader().sizeHint().height() + 2 * self.metrics.frameWidth())
         settings = QHBoxLayout()
         for label, w in (("Epochs", self.epochs), ("Trained blocks", self.unlocked)):
             settings.addWidget(QLabel(label))

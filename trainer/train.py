@@ -196,6 +196,86 @@ def embed_all(tower: TextTowerCopy, items: list[Cached], frozen: int, chunk: int
     return torch.cat(parts) if parts else torch.zeros(0)
 
 
+def unlock_top(tower: TextTowerCopy, unlocked_blocks: int) -> tuple[int, list[torch.nn.Parameter]]:
+    """Freeze the tower but its top blocks, final norm and projection: (frozen block count, trained parameters)."""
+    blocks = block_count(tower)
+    frozen = blocks - max(1, min(unlocked_blocks, blocks))
+    for p in tower.parameters():
+        p.requires_grad_(False)
+    trained = [*tower.transformer.resblocks[frozen:], tower.ln_final]
+    params = [p for m in trained for p in m.parameters()]
+    params += list(tower.text_projection.parameters()) if isinstance(tower.text_projection, torch.nn.Module) else [tower.text_projection]
+    for p in params:
+        p.requires_grad_(True)
+    return frozen, params
+
+
+def make_optimizer(params: list[torch.nn.Parameter], logit_scale: torch.nn.Parameter, config: TrainConfig) -> torch.optim.AdamW:
+    """AdamW over the trained parameters and the temperature (which is never weight-decayed)."""
+    return torch.optim.AdamW(
+        [{"params": params, "weight_decay": config.weight_decay}, {"params": [logit_scale], "weight_decay": 0.0}],
+        lr=config.lr,
+    )
+
+
+# -- one step -------------------------------------------------------------------------------
+def draw_candidates(
+    batch: list[int], photos_of_text: list[list[int]], negative_pool: np.ndarray, negatives: int, np_rng: np.random.Generator, device: str
+) -> tuple[list[int], torch.Tensor]:
+    """The batch's captioned photos plus extra library negatives, and the [batch, candidates] positives mask."""
+    positive_rows = sorted({r for t in batch for r in photos_of_text[t]})
+    if len(negative_pool) > negatives:
+        drawn = np_rng.choice(negative_pool, size=negatives, replace=False)
+        candidates = sorted(set(positive_rows) | set(drawn.tolist()))
+    else:
+        candidates = sorted(set(positive_rows) | set(negative_pool.tolist()))
+    column = {r: c for c, r in enumerate(candidates)}
+    positives = torch.zeros(len(batch), len(candidates), dtype=torch.bool, device=device)
+    for b, t in enumerate(batch):
+        positives[b, [column[r] for r in photos_of_text[t]]] = True
+    return candidates, positives
+
+
+def train_step(
+    tower: TextTowerCopy,
+    frozen: int,
+    optimizer: torch.optim.Optimizer,
+    logit_scale: torch.nn.Parameter,
+    captions: list[Cached],
+    images: torch.Tensor,
+    positives: torch.Tensor,
+    anchors: list[Cached],
+    base_anchor: torch.Tensor,
+    distill_weight: float,
+) -> float:
+    """One optimizer step of the top blocks on cached captions (and anchors, guard on); returns the loss."""
+    text_vecs = forward_top(tower, captions, frozen)
+    tuned_anchor = forward_top(tower, anchors, frozen) if anchors else None
+    return optimize(optimizer, logit_scale, text_vecs, images, positives, tuned_anchor, base_anchor, distill_weight)
+
+
+def optimize(
+    optimizer: torch.optim.Optimizer,
+    logit_scale: torch.nn.Parameter,
+    text_vecs: torch.Tensor,
+    images: torch.Tensor,
+    positives: torch.Tensor,
+    tuned_anchor: torch.Tensor | None,
+    base_anchor: torch.Tensor,
+    distill_weight: float,
+) -> float:
+    """The loss (contrastive, plus distillation when anchors were embedded), backward and an AdamW update."""
+    with torch.no_grad():
+        logit_scale.clamp_(0, math.log(100))  # as CLIP: a temperature no lower than 0.01
+    loss = contrastive_loss(text_vecs, images, positives, logit_scale)
+    if tuned_anchor is not None:
+        loss = loss + distill_weight * distillation_loss(tuned_anchor, base_anchor)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return float(loss.detach())
+
+
 # -- the run --------------------------------------------------------------------------------
 def train(library, config: TrainConfig = TrainConfig(), cancel: threading.Event | None = None, activate: bool = True) -> Iterator[TrainProgress]:  # noqa: ANN001, C901
     """Train a new text-tower version on the library's captions; the last event carries the result."""
@@ -233,16 +313,8 @@ def train(library, config: TrainConfig = TrainConfig(), cancel: threading.Event 
     # -- model: a private copy of the base text tower; only the top blocks train --
     clip = encoder.model
     tower = TextTowerCopy(clip, encoder.base_text_state()).to(device)
-    blocks = block_count(tower)
-    unlocked = max(1, min(config.unlocked_blocks, blocks))
-    frozen = blocks - unlocked
-    for p in tower.parameters():
-        p.requires_grad_(False)
-    trained = [*tower.transformer.resblocks[frozen:], tower.ln_final]
-    params = [p for m in trained for p in m.parameters()]
-    params += list(tower.text_projection.parameters()) if isinstance(tower.text_projection, torch.nn.Module) else [tower.text_projection]
-    for p in params:
-        p.requires_grad_(True)
+    frozen, params = unlock_top(tower, config.unlocked_blocks)
+    unlocked = block_count(tower) - frozen
     names = [n for n, p in tower.named_parameters() if p.requires_grad]
     base_params = {n: p.detach().clone() for n, p in tower.named_parameters() if p.requires_grad}
     logit_scale = torch.nn.Parameter(clip.logit_scale.detach().clone().float().to(device), requires_grad=config.learn_temperature)
@@ -279,10 +351,7 @@ def train(library, config: TrainConfig = TrainConfig(), cancel: threading.Event 
 
     # -- the loop --
     total = step_count(len(texts), config)
-    optimizer = torch.optim.AdamW(
-        [{"params": params, "weight_decay": config.weight_decay}, {"params": [logit_scale], "weight_decay": 0.0}],
-        lr=config.lr,
-    )
+    optimizer = make_optimizer(params, logit_scale, config)
     rng = random.Random(config.seed)
     np_rng = np.random.default_rng(config.seed)
     order: list[int] = []
@@ -303,30 +372,12 @@ def train(library, config: TrainConfig = TrainConfig(), cancel: threading.Event 
         batch = list(dict.fromkeys(order[: config.batch_size]))
         order = order[config.batch_size :]
 
-        # Candidates: the batch's captioned photos plus extra negatives from the library.
-        positive_rows = sorted({r for t in batch for r in photos_of_text[t]})
-        if len(negative_pool) > config.negatives:
-            drawn = np_rng.choice(negative_pool, size=config.negatives, replace=False)
-            candidates = sorted(set(positive_rows) | set(drawn.tolist()))
-        else:
-            candidates = sorted(set(positive_rows) | set(negative_pool.tolist()))
-        column = {r: c for c, r in enumerate(candidates)}
-        positives = torch.zeros(len(batch), len(candidates), dtype=torch.bool, device=device)
-        for b, t in enumerate(batch):
-            positives[b, [column[r] for r in photos_of_text[t]]] = True
-
-        text_vecs = forward_top(tower, [cached[t] for t in batch], frozen)
-        with torch.no_grad():
-            logit_scale.clamp_(0, math.log(100))  # as CLIP: a temperature no lower than 0.01
-        loss = contrastive_loss(text_vecs, images[candidates], positives, logit_scale)
-        if distill:
-            picks = rng.sample(range(len(anchors)), min(config.distill_batch, len(anchors)))
-            tuned_anchor = forward_top(tower, [anchor_cached[i] for i in picks], frozen)
-            loss = loss + config.distill_weight * distillation_loss(tuned_anchor, base_anchor[picks])
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        loss_value = float(loss.detach())
+        candidates, positives = draw_candidates(batch, photos_of_text, negative_pool, config.negatives, np_rng, device)
+        picks = rng.sample(range(len(anchors)), min(config.distill_batch, len(anchors))) if distill else []
+        loss_value = train_step(
+            tower, frozen, optimizer, logit_scale, [cached[t] for t in batch], images[candidates], positives,
+            [anchor_cached[i] for i in picks], base_anchor[picks], config.distill_weight,
+        )
         per_step = (time.monotonic() - loop_started) / (step + 1)
         yield TrainProgress("training", step + 1, total, loss_value, per_step * (total - step - 1))
 
