@@ -122,6 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `... | head`: the reader left; the work itself is done and committed
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 141
     except Exception as exc:  # a bug: one line here, the traceback in the log
         log = _write_crash_log(args)
         print(f"{PROG}: internal error: {exc!r} (details in {log})", file=sys.stderr)

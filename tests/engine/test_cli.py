@@ -175,3 +175,16 @@ def test_a_local_weights_file_defines_its_own_space(home: Path, tmp_path: Path, 
     assert main.main(["--home", str(home), "status", "--json"]) == 0
     status = json.loads(capsys.readouterr().out)
     assert status["space"].startswith("tiny-test--file-") and status["photos"] == 1
+
+
+def test_output_piped_into_a_reader_that_left_is_not_an_error(home: Path, indexed):
+    # As `litphotos search ... | head -1`: the reader is gone before the results are printed.
+    proc = subprocess.Popen(
+        [sys.executable, str(REPO / "main.py"), "--home", str(home), "--model", "tiny-test", "--offline",
+         "search", "stripes", "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO,
+    )
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 141, err.decode()
+    assert b"error" not in err
