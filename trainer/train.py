@@ -59,7 +59,7 @@ class TrainConfig:
     distill_weight: float = 1.0  # weight of the anchor distillation loss (guard on)
     distill_batch: int = 32  # anchor prompts per step
     interpolation: tuple[float, ...] = (0.25, 0.5, 0.75, 1.0)  # candidate a in base + a * (tuned - base) (guard on)
-    interpolation_tolerance: float = 0.02  # the smallest a within this much held-out recall of the best wins
+    interpolation_tolerance: float = 0.02  # the smallest a within this much of the best (held-out recall and fit) wins
     device: str = "auto"  # 'auto': a GPU when present, else the CPU
     seed: int = 0  # batches and negatives are drawn from this: a run can be repeated exactly
 
@@ -339,6 +339,17 @@ def train(library, config: TrainConfig = TrainConfig(), cancel: threading.Event 
     tower.eval()
     base_anchor = embed_all(tower, anchor_cached, frozen)
 
+    # The training captions' own recall ("fit"): the held-out split only sees words that have a
+    # held-out photo, so a word whose photos all fell in the training split would be invisible
+    # to the interpolation choice and could be left half-learned.
+    fit_targets = [row_of[p.photo_id] for p in train_pairs]
+    fit_also = [sorted(carriers[p.text] - {row_of[p.photo_id]}) for p in train_pairs]
+    fit_rows_of_query = [text_index[p.text] for p in train_pairs]
+
+    def fit() -> float:
+        queries = embed_all(tower, cached, frozen)[fit_rows_of_query]
+        return held_out_score(recall_at(queries, images, fit_targets, fit_also))
+
     def evaluate() -> dict[str, float]:
         queries = embed_all(tower, held_cached, frozen)
         queries = queries[held_rows_of_query] if held_pairs else queries
@@ -387,14 +398,21 @@ def train(library, config: TrainConfig = TrainConfig(), cancel: threading.Event 
     unguarded = evaluate()
     alphas = sorted(set(config.interpolation)) if config.guard else [1.0]
     alpha, after = 1.0, unguarded
-    if config.guard and held_pairs and len(alphas) > 1:
+    if config.guard and len(alphas) > 1:
+        # The smallest weight (the closest to the base tower) that loses nothing that matters:
+        # held-out recall (the words generalise) and fit (every word taught is learned).
         yield TrainProgress("choosing", total, total, loss_value, message="choosing the interpolation weight on the held-out split")
         scored = []
         for a in alphas:
             _set_params(tower, base_params, tuned_params, a)
-            scored.append((a, evaluate()))
-        best = max(held_out_score(m) for _, m in scored)
-        alpha, after = next((a, m) for a, m in scored if held_out_score(m) >= best - config.interpolation_tolerance)
+            metrics = evaluate()
+            scored.append((a, metrics, held_out_score(metrics) if held_pairs else 0.0, fit()))
+        best_held = max(h for _, _, h, _ in scored)
+        best_fit = max(f for _, _, _, f in scored)
+        tolerance = config.interpolation_tolerance
+        alpha, after = next(
+            (a, m) for a, m, h, f in scored if h >= best_held - tolerance and f >= best_fit - tolerance
+        )
     else:
         alpha = max(alphas)
         if alpha != 1.0:

@@ -136,3 +136,30 @@ def test_lr_schedule_warms_up_then_decays():
     assert rates[10] == pytest.approx(1.0)
     assert all(a >= b for a, b in zip(rates[10:], rates[11:]))
     assert rates[-1] == pytest.approx(0.1, abs=0.01)
+
+
+def test_a_word_none_of_whose_photos_is_held_out_is_still_learned(library, tmp_path):
+    # The interpolation weight is chosen on the held-out split; a word whose photos all fall in
+    # the training split is invisible there, and must not be left half-learned because of it.
+    from sqlalchemy import select
+
+    from engine.captions import is_held_out
+    from engine.catalog import Photo
+    from tests.conftest import run_all
+    from tests.factories import make_library
+
+    photos = make_library(tmp_path / "pics", per_concept=3)
+    run_all(library.index_folders([tmp_path / "pics"]))
+    with library.catalog.reading() as s:
+        id_of = {path: pid for pid, path in s.execute(select(Photo.id, Photo.path))}
+    ids = {c: [id_of[str(p)] for p in ps] for c, ps in photos.items()}
+    rex = [i for i in ids["red_stripes"] if not is_held_out(i)][:3]
+    add_captions(library.catalog, rex, "zorblax")
+    add_captions(library.catalog, ids["blue_checks"], "quendle")
+    assert any(is_held_out(i) for i in ids["blue_checks"]), [is_held_out(i) for c in ids.values() for i in c]
+
+    _, result = run(library, TrainConfig())
+    assert result.activated
+    scores = {r.id: r.score for r in library.search("zorblax", limit=100)}
+    others = [i for c, concept_ids in ids.items() if c != "red_stripes" for i in concept_ids]
+    assert min(scores[i] for i in rex) > max(scores[i] for i in others), result.as_dict()
