@@ -49,7 +49,7 @@ def format_table(rows: list[dict]) -> str:
     lines = [header]
     for r in rows:
         met = {True: "yes", False: "NO", None: ""}[r["met"]]
-        lines.append([r["benchmark"], _num(r["ours"]), _num(r["baseline"]), r["unit"], _ratio(r["ratio"]), r["target"], met, r["note"]])
+        lines.append([str(r["benchmark"]), _num(r["ours"]), _num(r["baseline"]), str(r["unit"]), _ratio(r["ratio"]), str(r["target"]), met, str(r["note"])])
     widths = [max(len(line[i]) for line in lines) for i in range(len(header) - 1)]
     out = []
     for n, line in enumerate(lines):

@@ -18,6 +18,7 @@ class Sizes:
     recall_queries: int
     rescan_files: int
     tiny: bool = False  # also use the tiny model: smoke test only, numbers mean nothing
+    category_photos: int = 100_000  # categories: stored vectors the recompute runs over
     watch_files: int = 200  # watcher: photos copied into a watched folder at once (then the folder renamed)
     watch_debounce_s: float | None = None  # watcher: None is the app's own debounce (Watcher's default)
     train_photos: int = 5000  # train: synthetic library (uncaptioned photos are the negatives; a step draws 4096)
@@ -28,7 +29,7 @@ class Sizes:
 
 QUICK = Sizes(photos_12mp=48, photos_2mp=32, libraries=(10_000, 100_000), queries=40, baseline_queries=5, recall_queries=200, rescan_files=100_000)
 FULL = Sizes(photos_12mp=96, photos_2mp=64, libraries=(10_000, 100_000, 1_000_000), queries=100, baseline_queries=10, recall_queries=500, rescan_files=100_000)
-TINY = Sizes(photos_12mp=2, photos_2mp=2, libraries=(500,), queries=3, baseline_queries=2, recall_queries=10, rescan_files=300, tiny=True, watch_files=20, watch_debounce_s=0.3,
+TINY = Sizes(photos_12mp=2, photos_2mp=2, libraries=(500,), queries=3, baseline_queries=2, recall_queries=10, rescan_files=300, tiny=True, category_photos=2000, watch_files=20, watch_debounce_s=0.3,
             train_photos=200, train_captions=40, train_repeats=3, train_plain_repeats=2)
 
 

@@ -46,3 +46,32 @@ def test_unknown_benchmark_name_is_a_usage_error(tiny_bench: Path, capsys: pytes
         main(["indexng"])
     assert exit_info.value.code == 2
     assert "unknown benchmark indexng" in capsys.readouterr().err
+
+
+def test_categories_benchmark_rows_read_as_the_table_expects(tiny_bench: Path, capsys: pytest.CaptureFixture):
+    from bench.__main__ import main
+
+    out = tiny_bench / "bench.json"
+    assert main(["categories", "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["benchmark"] for r in rows] == [
+        "categories: recompute 20 categories x 2k photos", "categories: cold sort from the catalog, 2k photos x 20 categories"
+    ]
+    for r in rows:
+        assert r["ours"] > 0 and r["baseline"] > 0 and r["unit"] == "s" and isinstance(r["target"], str)
+        assert r["ratio"] == pytest.approx(r["baseline"] / r["ours"], rel=0.01)
+    assert "categories: recompute 20 categories x 2k photos" in capsys.readouterr().out
+
+
+def test_every_benchmark_runs_and_every_row_compares_with_its_baseline_or_says_why_not(tiny_bench: Path):
+    from bench.__main__ import NAMES, main
+
+    out = tiny_bench / "all.json"
+    assert main(["all", "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert not [r for r in rows if r["note"].startswith("not available")]  # none crashed, none missing
+    assert {r["benchmark"].split(":")[0].split(" ")[0] for r in rows} >= {"re-scan", "fidelity", "indexing", "search", "train", "categories", "watcher"}
+    assert len(NAMES) == 7
+    for r in rows:
+        if r["baseline"] is not None and r["ours"]:
+            assert r["ratio"] is not None and r["ratio"] > 0, r
