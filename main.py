@@ -12,6 +12,7 @@ import os
 import sys
 import traceback
 from pathlib import Path
+from typing import NoReturn
 
 from engine.commands import Context
 from engine.commands import categories as categories_commands
@@ -24,6 +25,13 @@ COMMAND_MODULES = (core_commands, sync_commands, categories_commands, trainer_co
 PROG = "litphotos"
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """Usage errors in one line (exit 2), with where to look, instead of the usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def common_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
     """Global options; accepted before the command and after it (`suppress` for the copies)."""
     default = (lambda value: argparse.SUPPRESS) if suppress else (lambda value: value)
@@ -34,7 +42,7 @@ def common_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=PROG, description="Find photos on your own disk by what they show.")
+    parser = OneLineParser(prog=PROG, description="Find photos on your own disk by what they show.")
     common_options(parser, suppress=False)
     common = argparse.ArgumentParser(add_help=False)
     common_options(common, suppress=True)

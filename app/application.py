@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from PySide6.QtWidgets import QApplication, QMessageBox
 
+from app.file_actions import release_clipboard
 from app.settings import open_settings
 from app.state import AppState
 from app.window import APP_NAME, MainWindow
@@ -52,3 +53,4 @@ def run(open_library: Callable[[], object]) -> int:
     finally:
         window.shutdown()  # idempotent: closing the window already stopped the jobs
         library.close()
+        release_clipboard()

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from PySide6.QtCore import QMimeData, QProcess, QUrl
 from PySide6.QtGui import QDesktopServices, QGuiApplication
+from shiboken6 import Shiboken
 
 
 def open_in_viewer(path: str) -> bool:
@@ -45,3 +46,19 @@ def file_mime(paths: Sequence[str]) -> QMimeData:
 def copy_paths(paths: Sequence[str]) -> None:
     """Put the paths on the clipboard (as text and as file URLs)."""
     QGuiApplication.clipboard().setMimeData(file_mime(paths))
+
+
+def release_clipboard() -> None:
+    """Before Python shuts down: leave what we copied on the clipboard as Qt's own object.
+
+    The clipboard owns the QMimeData that `copy_paths` made in Python; Qt deletes it in its
+    exit handlers, after the interpreter is gone, and that deletion calls back into Python
+    (a segfault at exit). Re-setting the text makes Qt hold a copy it created itself; the
+    paths stay pasteable as text (file URLs are dropped: Qt hands the clipboard to the
+    desktop's clipboard manager as it exits, and text is what every manager keeps).
+    """
+    clipboard = QGuiApplication.clipboard()
+    mime = clipboard.mimeData() if clipboard is not None else None
+    if mime is None or not Shiboken.createdByPython(mime):
+        return  # another program's content, or Qt's own object: nothing to fix
+    clipboard.setText(mime.text())

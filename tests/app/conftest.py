@@ -12,6 +12,15 @@ INDEX_TIMEOUT_MS = 90_000
 WAIT_MS = 20_000  # for refreshes that run as jobs: generous, for a busy two-core machine
 
 
+@pytest.fixture(scope="session", autouse=True)
+def clipboard_released_at_exit(qapp):
+    """What `app.application.run` does as it returns, for the one QApplication of the run."""
+    yield
+    from app.file_actions import release_clipboard
+
+    release_clipboard()
+
+
 @pytest.fixture
 def photos(tmp_path: Path) -> Path:
     """A folder of 12 real JPEGs, 3 per visual concept, in sub-folders named after the concept."""

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -41,3 +47,31 @@ def test_a_library_that_cannot_be_opened_gets_a_message_not_a_traceback(qtbot):
     QTimer.singleShot(50, dismiss)
     assert run_app(locked) == 1
     assert messages and "another LiT Photos process" in messages[0]
+
+
+QUIT_AFTER_COPY = textwrap.dedent("""
+    import sys
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+    import main
+    from app.file_actions import copy_paths
+
+    app = QApplication(sys.argv)
+
+    def copy_and_quit():
+        copy_paths(["/photos/a.jpg", "/photos/b.jpg"])  # what "Copy path" does
+        QApplication.closeAllWindows()
+
+    QTimer.singleShot(500, copy_and_quit)
+    sys.exit(main.main(["--home", sys.argv[1], "--model", "tiny-test"]))
+""")
+
+
+def test_the_app_quits_cleanly_after_a_path_was_copied(tmp_path: Path):
+    # Qt deletes the clipboard's contents after Python has shut down; made in Python, that
+    # deletion used to crash the process on quit (exit code 139, a segfault).
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "PYTHONPATH": str(repo)}
+    done = subprocess.run([sys.executable, "-c", QUIT_AFTER_COPY, str(tmp_path / "home")], cwd=repo, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]

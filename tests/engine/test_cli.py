@@ -140,7 +140,8 @@ def test_usage_errors_exit_2_and_other_errors_exit_1_with_one_line(cli, tmp_path
     with pytest.raises(SystemExit) as exc:
         main.main(["search"])
     assert exc.value.code == 2
-    assert "required: QUERY" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "required: QUERY" in err and "litphotos search --help" in err
     code, _, err = cli("index", str(tmp_path / "missing"))
     assert code == 1 and err.count("\n") == 1 and "not a folder" in err
     code, _, err = cli("search", "  ")
