@@ -18,6 +18,7 @@ from engine.commands import Context
 from engine.commands import categories as categories_commands
 from engine.commands import core as core_commands
 from engine.commands import sync as sync_commands
+from engine.errors import expected_errors
 from trainer import commands as trainer_commands
 
 COMMAND_MODULES = (core_commands, sync_commands, categories_commands, trainer_commands)
@@ -95,21 +96,6 @@ def compose(args: argparse.Namespace):  # noqa: ANN201 - engine.library.Library
     return library
 
 
-def _expected_errors() -> tuple[type[BaseException], ...]:
-    from engine.catalog import CatalogLocked, CatalogTooNew
-    from engine.images import UnreadableImage
-    from engine.library import FolderError
-    from engine.query import QueryError
-    from engine.spaces import SpaceError
-    from engine.specs import UnknownModel
-    from engine.weights import WeightsUnavailable
-
-    return (
-        CatalogLocked, CatalogTooNew, UnreadableImage, FolderError, QueryError, SpaceError, UnknownModel,
-        WeightsUnavailable, FileNotFoundError,
-    )
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -124,29 +110,28 @@ def main(argv: list[str] | None = None) -> int:
     ctx = Context(open_library=lambda: compose(args))
     try:
         return int(args.handler(args, ctx) or 0)
-    except _expected_errors() as exc:
+    except BrokenPipeError:  # `... | head`: the reader left (caught before OSError, its base)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 141
+    except expected_errors() as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:  # `... | head`: the reader left; the work itself is done and committed
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
-        return 141
     except Exception as exc:  # a bug: one line here, the traceback in the log
         log = _write_crash_log(args)
         print(f"{PROG}: internal error: {exc!r} (details in {log})", file=sys.stderr)
         return 1
     finally:
-        if ctx._library is not None:
-            ctx._library.close()
+        ctx.close()
 
 
 def _write_crash_log(args: argparse.Namespace) -> str:
     from engine.paths import Paths, default_home
 
     try:
-        logs = Paths(args.home or default_home()).logs
+        logs = Paths(args.home.expanduser() if args.home else default_home()).logs
         logs.mkdir(parents=True, exist_ok=True)
         path = logs / f"crash-{os.getpid()}.log"
         path.write_text(traceback.format_exc())

@@ -13,6 +13,7 @@ from app.settings import open_settings
 from app.state import AppState
 from app.window import APP_NAME, MainWindow
 from app.worker import Jobs
+from engine.errors import expected_errors
 
 log = logging.getLogger(__name__)
 
@@ -26,14 +27,6 @@ def build_window(library) -> MainWindow:  # noqa: ANN001 - engine.library.Librar
     return window
 
 
-def _expected_errors() -> tuple[type[BaseException], ...]:
-    from engine.catalog import CatalogLocked, CatalogTooNew
-    from engine.specs import UnknownModel
-    from engine.weights import WeightsUnavailable
-
-    return (CatalogLocked, CatalogTooNew, UnknownModel, WeightsUnavailable, OSError)
-
-
 def run(open_library: Callable[[], object]) -> int:
     """Open the library, show the window, run the event loop; returns the exit code."""
     app = QApplication.instance() or QApplication(sys.argv)
@@ -43,7 +36,7 @@ def run(open_library: Callable[[], object]) -> int:
     app.setDesktopFileName("lit-photos")
     try:
         library = open_library()  # cheap: opens SQLite; the model and the index load later, off-thread
-    except _expected_errors() as exc:
+    except expected_errors() as exc:
         QMessageBox.critical(None, APP_NAME, f"The photo library cannot be opened:\n{exc}")
         return 1
     window = build_window(library)

@@ -28,6 +28,11 @@ class Context:
             self._library = self.open_library()
         return self._library
 
+    def close(self) -> None:
+        """Close the library if a command opened it."""
+        if self._library is not None:
+            self._library.close()
+
     def print_json(self, data: Any) -> None:
         json.dump(data, self.stdout, indent=2, default=str)
         self.stdout.write("\n")
@@ -38,7 +43,7 @@ class ProgressLine:
 
     def __init__(self, stream: Any = None, interval_s: float = 2.0) -> None:
         self.stream = stream or sys.stderr
-        self.tty = bool(getattr(stream, "isatty", lambda: False)())
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self.interval_s = 0.1 if self.tty else interval_s
         self._last = 0.0
         self._drawn = False
