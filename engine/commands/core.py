@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import signal
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 
@@ -66,22 +67,25 @@ def _positive_int(text: str) -> int:
 
 
 @contextmanager
-def cancel_on_interrupt():
-    """First Ctrl-C asks the running job to stop after its batch; a second one aborts."""
+def cancel_on_interrupt(*signums: signal.Signals) -> Iterator[threading.Event]:
+    """Ctrl-C (and any of `signums`, e.g. a service manager's SIGTERM) asks the running job
+    to stop after its batch: the event is set. A second Ctrl-C aborts at once."""
     cancel = threading.Event()
-    previous = signal.getsignal(signal.SIGINT)
+    previous = {sig: signal.getsignal(sig) for sig in {signal.SIGINT, *signums}}
 
     def handler(signum, frame):  # noqa: ANN001, ANN202
-        if cancel.is_set():
+        if cancel.is_set() and signum == signal.SIGINT:
             signal.signal(signal.SIGINT, signal.default_int_handler)
             raise KeyboardInterrupt
         cancel.set()
 
-    signal.signal(signal.SIGINT, handler)
+    for sig in previous:
+        signal.signal(sig, handler)
     try:
         yield cancel
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def cmd_index(args: argparse.Namespace, ctx: Context) -> int:

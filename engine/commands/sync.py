@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 import signal
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from engine.commands import Context, ProgressLine, format_eta
+from engine.commands.core import cancel_on_interrupt
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -42,32 +41,12 @@ def _seconds(text: str) -> float:
     return value
 
 
-@contextmanager
-def stop_on_signals() -> Iterator[threading.Event]:
-    """Ctrl-C (or a service manager's SIGTERM) asks the loop to stop cleanly; a second Ctrl-C aborts."""
-    stop = threading.Event()
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
-
-    def handler(signum, frame):  # noqa: ANN001, ANN202
-        if stop.is_set() and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        stop.set()
-
-    for sig in previous:
-        signal.signal(sig, handler)
-    try:
-        yield stop
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-
 def cmd_watch(args: argparse.Namespace, ctx: Context) -> int:
     from engine.watcher import Batch, Watcher
 
     library = ctx.library
     watcher = Watcher(library, debounce_s=args.debounce, poll_s=args.poll)
-    with stop_on_signals() as stop:
+    with cancel_on_interrupt(signal.SIGTERM) as stop:  # a service manager stops it with SIGTERM
         builder = None
         if library.target is not None:  # a model switch is pending: it runs alongside
             builder = threading.Thread(target=_build_quietly, args=(library, stop, ctx), name="space-builder", daemon=True)
@@ -118,8 +97,6 @@ def cmd_spaces_list(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def cmd_spaces_build(args: argparse.Namespace, ctx: Context) -> int:
-    from engine.commands.core import cancel_on_interrupt
-
     library = ctx.library
     if library.target is None:
         ctx.stdout.write(f"nothing to build: searches use {library.encoder.spec.key} (ask for another with --model)\n")
