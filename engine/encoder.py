@@ -52,7 +52,9 @@ class Encoder:
         self._model = None
         self._tokenizer = None
         self._preprocess: Preprocess | None = None
-        self._base_text: dict[str, "torch.Tensor"] | None = None  # noqa: F821
+        # Base values of the text parameters that some version replaced (a version trains only
+        # the top blocks: keeping a copy of just those, not of the whole tower, saves ~0.25 GB).
+        self._base_saved: dict[str, "torch.Tensor"] = {}  # noqa: F821
         self.text_version: str = "base"
         # A text-tower version to activate as soon as the model loads (see `use_text_tower_when_loaded`).
         self._pending_text: tuple[str, Callable[[], Mapping[str, "torch.Tensor"] | None]] | None = None  # noqa: F821
@@ -128,7 +130,7 @@ class Encoder:
         with self._lock:
             self._model = None
             self._tokenizer = None
-            self._base_text = None
+            self._base_saved = {}
 
     # -- encoding ------------------------------------------------------------------------
     def encode_images(self, pixels: "torch.Tensor") -> np.ndarray:  # noqa: F821
@@ -172,7 +174,7 @@ class Encoder:
     def base_text_state(self) -> dict[str, "torch.Tensor"]:  # noqa: F821
         """The base (pretrained) text tower's parameters, whatever version is active."""
         with self._lock:
-            return dict(self._base_text) if self._base_text is not None else self.text_state()
+            return {**self.text_state(), **self._base_saved}
 
     def use_text_tower_when_loaded(self, version: str, load_params: Callable[[], Mapping[str, "torch.Tensor"] | None]) -> None:  # noqa: F821
         """Activate a version now if the model is loaded, else right after it loads.
@@ -195,14 +197,17 @@ class Encoder:
         """
         with self._lock:
             model = self.model
-            if self._base_text is None:
-                self._base_text = {k: v.clone() for k, v in self.text_state().items()}
-            state = dict(self._base_text)
-            if params:
-                unknown = [k for k in params if k not in state]
-                if unknown:
-                    raise ValueError(f"text-tower version has parameters the model lacks: {unknown[:3]}")
-                state.update({k: v.to(state[k].dtype) for k, v in params.items()})
+            current = self.text_state()
+            params = dict(params or {})
+            unknown = [k for k in params if k not in current]
+            if unknown:
+                raise ValueError(f"text-tower version has parameters the model lacks: {unknown[:3]}")
+            for k in params:
+                if k not in self._base_saved:
+                    self._base_saved[k] = current[k].clone()
+            # What an earlier version replaced and this one does not goes back to base.
+            state = {k: v for k, v in self._base_saved.items() if k not in params}
+            state.update({k: v.to(current[k].dtype) for k, v in params.items()})
             model.load_state_dict(state, strict=False)
             self.text_version = version
 

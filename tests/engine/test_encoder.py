@@ -55,6 +55,18 @@ def test_text_tower_versions_switch_and_return_to_base(encoder: Encoder):
     assert np.allclose(encoder.encode_texts(["Rex"]), base)
 
 
+def test_a_version_replacing_fewer_parameters_brings_the_others_back_to_base(encoder: Encoder):
+    base = encoder.encode_texts(["Rex"])
+    encoder.use_text_tower("v1", {"ln_final.bias": torch.full((64,), 0.5), "ln_final.weight": torch.full((64,), 2.0)})
+    encoder.use_text_tower("v2", {"ln_final.bias": torch.full((64,), 0.5)})
+    encoder.use_text_tower("v3", {"ln_final.bias": torch.zeros(64)})
+    state = encoder.text_state()
+    assert torch.equal(state["ln_final.weight"], encoder.base_text_state()["ln_final.weight"])  # v1's weight undone
+    assert torch.equal(state["ln_final.bias"], torch.zeros(64))
+    encoder.use_text_tower("base", None)
+    assert np.array_equal(encoder.encode_texts(["Rex"]), base)
+
+
 def test_random_weights_model_is_the_same_in_every_instance(tmp_path: Path):
     spec = load_model_list().get("tiny-test")
     a = Encoder(spec, tmp_path).encode_texts(["same"])
