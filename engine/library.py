@@ -440,7 +440,7 @@ class Library:
             "space": self.space_id,
             "text_tower": self.encoder.text_version,
             "generation": generation,
-            "index": {"kind": "hnsw", "count": self.index.count, "file": str(self.paths.space_dir(self.space_id))},
+            "index": {"kind": self.index.kind, "count": self.index.count, "file": str(self.paths.space_dir(self.space_id))},
             "home": str(self.paths.home),
             "building": self.switch_progress(),
         }
