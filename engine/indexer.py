@@ -240,8 +240,11 @@ class Indexer:
             for entry, folder_id in new:
                 try:
                     hashed.append((entry, folder_id, content_hash(entry.path, entry.size)))
-                except OSError:
+                except FileNotFoundError:
                     continue  # vanished meanwhile
+                except OSError as exc:  # there but unreadable (permission denied, I/O error)
+                    reason = f"cannot read file: {exc.strerror or exc}"
+                    problems[entry.path] = (ScanProblem(entry.path, reason, entry.size, entry.mtime_ns), folder_id)
             elsewhere = self._vanished_by_hash({d for *_, d in hashed if d not in by_hash}, set(missing))
             embedded |= self._embedded_among([r.id for rows in elsewhere.values() for r in rows])
             still_new = []
