@@ -25,6 +25,7 @@ from engine.catalog import (
     Space,
     Vector,
     ensure_space,
+    inside_failed_folder,
     path_key,
     prefix_range,
     space_generation,
@@ -72,7 +73,7 @@ class SearchResult:
     size: int
     content_hash: str
     camera: str | None
-    available: bool  # False while its folder is offline (unplugged drive)
+    available: bool  # False while its folder is offline (unplugged drive) or cannot be read
 
     def as_dict(self) -> dict:
         return {
@@ -409,8 +410,9 @@ class Library:
             return []
         scores = dict(hits)
         with self.catalog.reading() as s:
+            reachable = Folder.online & ~inside_failed_folder(Photo.path)
             rows = s.execute(
-                select(Photo, Folder.online).join(Folder, Folder.id == Photo.folder_id).where(Photo.id.in_(list(scores)))
+                select(Photo, reachable).join(Folder, Folder.id == Photo.folder_id).where(Photo.id.in_(list(scores)))
             ).all()
         by_id = {}
         for photo, online in rows:
