@@ -255,6 +255,8 @@ class Library:
 
         Photos added while it runs are picked up by another pass (up to `attempts`); the
         switch itself happens in one write that first checks that nothing is missing.
+        Photos in an offline (or unreadable) folder are waited for, never dropped: the old
+        space keeps serving, and a later run (or the next start) finishes once they are back.
         """
         cancel = cancel or threading.Event()
         target, index = self.target, self.building_index
@@ -277,12 +279,26 @@ class Library:
                 self._serve(target, index)
                 yield Progress("done", message=f"searching with {choice.key} now", report=report)
                 return
-        with self.catalog.reading() as s:
-            missing = spaces.missing_count(s, target.space_id)
-        yield Progress("done", message=f"{choice.key}: {missing} photos still missing; run again to finish", report=report)
+            with self.catalog.reading() as s:
+                missing = spaces.missing_count(s, target.space_id)
+                waiting = spaces.waiting_count(s, target.space_id)
+            if missing == waiting:
+                break  # all that is left is out of reach: another pass cannot help
+        parts = []
+        if missing > waiting or not waiting:
+            parts.append(f"{missing - waiting} photos still missing; run again to finish")
+        if waiting:
+            parts.append(
+                f"{waiting} photos wait for a folder that is offline or cannot be read; searches use "
+                f"{self.encoder.spec.key} until it is back (or until the folder is removed)"
+            )
+        yield Progress("done", message=f"{choice.key}: " + "; ".join(parts), report=report)
 
     def switch_progress(self) -> dict | None:
-        """{'model', 'space', 'embedded', 'missing'} of the pending switch, or None."""
+        """{'model', 'space', 'embedded', 'missing', 'waiting'} of the pending switch, or None.
+
+        'waiting': those of the missing in a folder that is offline or cannot be read.
+        """
         target = self.target
         if target is None:
             return None
@@ -292,6 +308,7 @@ class Library:
                 "space": target.space_id,
                 "embedded": spaces.embedded_count(s, target.space_id),
                 "missing": spaces.missing_count(s, target.space_id),
+                "waiting": spaces.waiting_count(s, target.space_id),
             }
 
     def spaces(self) -> list[SpaceInfo]:
