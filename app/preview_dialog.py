@@ -92,7 +92,7 @@ class PreviewDialog(QDialog):
             ("Camera", result.camera or "—"),
         ]
         if not result.available:
-            rows.append(("State", "unavailable: its folder is offline"))
+            rows.append(("State", "unavailable: its folder is offline or cannot be read"))
         self.fields: dict[str, QLabel] = {}
         for name, value in rows:
             label = QLabel(value)

@@ -64,7 +64,7 @@ class ResultsModel(QAbstractListModel):
             return self.thumbnails.pixmap(r.path, r.content_hash)
         if role == Qt.ItemDataRole.ToolTipRole:
             score = "" if math.isnan(r.score) else f"\nscore {r.score:.3f}"
-            offline = "" if r.available else "\n(its folder is offline)"
+            offline = "" if r.available else "\n(its folder is offline or cannot be read)"
             return f"{r.path}\n{r.taken_at:%Y-%m-%d %H:%M} · {r.width}×{r.height}{score}{offline}"
         if role == Role.RESULT:
             return r

@@ -31,15 +31,19 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    cast,
     create_engine,
     event,
+    exists,
     func,
+    literal,
     select,
     text,
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeDecorator
 
 SCHEMA_VERSION = 1
@@ -166,6 +170,19 @@ class Failure(Base):
     mtime_ns: Mapped[int] = mapped_column(Integer)
     reason: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(DateTime, default=datetime.now)
+
+
+def inside_failed_folder(path: ColumnElement) -> ColumnElement[bool]:
+    """SQL: `path` lies below a failure's path, i.e. in a folder that could not be listed.
+
+    Only a folder has paths below it, so no separate kind of failure is needed. Its photos
+    stay in the catalog, unavailable, until the folder can be read again.
+    """
+    # `||` joins the stored bytes as text; the cast makes them bytes again, compared bytewise.
+    return exists().where(
+        path >= cast(Failure.path.op("||")(literal(b"/", LargeBinary)), LargeBinary),
+        path < cast(Failure.path.op("||")(literal(b"0", LargeBinary)), LargeBinary),
+    )
 
 
 class Caption(Base):

@@ -226,7 +226,17 @@ class Indexer:
                     jobs.append(_Job(entry, row.id, listing.folder_id))  # e.g. a new embedding space
                 else:
                     report.unchanged += 1
-            missing.update({p: r for p, r in known.items() if p not in listing.on_disk and p not in self._hold})
+            # Photos below a folder that could not be listed (permission denied, a stale mount)
+            # are not missing: nobody could see whether they are still there. They stay, with
+            # their captions and pins, shown unavailable while the folder's failure lasts.
+            unreadable = tuple(p.rstrip("/") + "/" for p in listing.problems)
+            missing.update(
+                {
+                    p: r
+                    for p, r in known.items()
+                    if p not in listing.on_disk and p not in self._hold and not p.startswith(unreadable)
+                }
+            )
 
         # Moves: a new path whose content hash is that of a missing photo keeps the photo's id.
         # Missing here, or anywhere else its file has vanished from: the two halves of a move
@@ -240,8 +250,11 @@ class Indexer:
             for entry, folder_id in new:
                 try:
                     hashed.append((entry, folder_id, content_hash(entry.path, entry.size)))
-                except OSError:
+                except FileNotFoundError:
                     continue  # vanished meanwhile
+                except OSError as exc:  # there but unreadable (permission denied, I/O error)
+                    reason = f"cannot read file: {exc.strerror or exc}"
+                    problems[entry.path] = (ScanProblem(entry.path, reason, entry.size, entry.mtime_ns), folder_id)
             elsewhere = self._vanished_by_hash({d for *_, d in hashed if d not in by_hash}, set(missing))
             embedded |= self._embedded_among([r.id for rows in elsewhere.values() for r in rows])
             still_new = []
@@ -299,7 +312,7 @@ class Indexer:
                     .where(Photo.content_hash.in_(ordered[start : start + 900]), Folder.online.is_(True))
                 ).all()
                 for row in rows:
-                    if row.path not in exclude and not os.path.lexists(row.path):
+                    if row.path not in exclude and _vanished(row.path):
                         found.setdefault(row.content_hash, []).append(row)
         return found
 
@@ -505,6 +518,17 @@ def _stack(arrays: list[np.ndarray]):  # noqa: ANN202 - torch.Tensor
     import torch
 
     return torch.from_numpy(np.stack(arrays))
+
+
+def _vanished(path: str) -> bool:
+    """True only when the file is known to be gone, not when it merely cannot be reached."""
+    try:
+        os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return True
+    except OSError:
+        return False  # permission denied, a stale mount: still there as far as we know
+    return False
 
 
 def _known_failure(failures: dict, entry: FileEntry) -> bool:

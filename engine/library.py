@@ -25,6 +25,7 @@ from engine.catalog import (
     Space,
     Vector,
     ensure_space,
+    inside_failed_folder,
     path_key,
     prefix_range,
     space_generation,
@@ -72,7 +73,7 @@ class SearchResult:
     size: int
     content_hash: str
     camera: str | None
-    available: bool  # False while its folder is offline (unplugged drive)
+    available: bool  # False while its folder is offline (unplugged drive) or cannot be read
 
     def as_dict(self) -> dict:
         return {
@@ -254,6 +255,8 @@ class Library:
 
         Photos added while it runs are picked up by another pass (up to `attempts`); the
         switch itself happens in one write that first checks that nothing is missing.
+        Photos in an offline (or unreadable) folder are waited for, never dropped: the old
+        space keeps serving, and a later run (or the next start) finishes once they are back.
         """
         cancel = cancel or threading.Event()
         target, index = self.target, self.building_index
@@ -276,12 +279,26 @@ class Library:
                 self._serve(target, index)
                 yield Progress("done", message=f"searching with {choice.key} now", report=report)
                 return
-        with self.catalog.reading() as s:
-            missing = spaces.missing_count(s, target.space_id)
-        yield Progress("done", message=f"{choice.key}: {missing} photos still missing; run again to finish", report=report)
+            with self.catalog.reading() as s:
+                missing = spaces.missing_count(s, target.space_id)
+                waiting = spaces.waiting_count(s, target.space_id)
+            if missing == waiting:
+                break  # all that is left is out of reach: another pass cannot help
+        parts = []
+        if missing > waiting or not waiting:
+            parts.append(f"{missing - waiting} photos still missing; run again to finish")
+        if waiting:
+            parts.append(
+                f"{waiting} photos wait for a folder that is offline or cannot be read; searches use "
+                f"{self.encoder.spec.key} until it is back (or until the folder is removed)"
+            )
+        yield Progress("done", message=f"{choice.key}: " + "; ".join(parts), report=report)
 
     def switch_progress(self) -> dict | None:
-        """{'model', 'space', 'embedded', 'missing'} of the pending switch, or None."""
+        """{'model', 'space', 'embedded', 'missing', 'waiting'} of the pending switch, or None.
+
+        'waiting': those of the missing in a folder that is offline or cannot be read.
+        """
         target = self.target
         if target is None:
             return None
@@ -291,6 +308,7 @@ class Library:
                 "space": target.space_id,
                 "embedded": spaces.embedded_count(s, target.space_id),
                 "missing": spaces.missing_count(s, target.space_id),
+                "waiting": spaces.waiting_count(s, target.space_id),
             }
 
     def spaces(self) -> list[SpaceInfo]:
@@ -409,8 +427,9 @@ class Library:
             return []
         scores = dict(hits)
         with self.catalog.reading() as s:
+            reachable = Folder.online & ~inside_failed_folder(Photo.path)
             rows = s.execute(
-                select(Photo, Folder.online).join(Folder, Folder.id == Photo.folder_id).where(Photo.id.in_(list(scores)))
+                select(Photo, reachable).join(Folder, Folder.id == Photo.folder_id).where(Photo.id.in_(list(scores)))
             ).all()
         by_id = {}
         for photo, online in rows:
@@ -440,7 +459,7 @@ class Library:
             "space": self.space_id,
             "text_tower": self.encoder.text_version,
             "generation": generation,
-            "index": {"kind": "hnsw", "count": self.index.count, "file": str(self.paths.space_dir(self.space_id))},
+            "index": {"kind": self.index.kind, "count": self.index.count, "file": str(self.paths.space_dir(self.space_id))},
             "home": str(self.paths.home),
             "building": self.switch_progress(),
         }

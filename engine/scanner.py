@@ -1,7 +1,8 @@
 """Walking photo folders: a generator of files and of the problems met on the way.
 
 Never stops on a bad entry: a folder it cannot read, a broken link, a FIFO named .jpg or a
-symlink loop is reported and skipped. Hidden files and folders (names starting with '.',
+symlink loop is reported and skipped. A reported folder is not an empty one: the indexer keeps
+the photos it knows under it. Hidden files and folders (names starting with '.',
 such as macOS '._IMG_0001.JPG' resource forks) are not photos and are skipped silently.
 """
 
@@ -49,9 +50,10 @@ def walk(root: str | Path) -> Iterator[FileEntry | ScanProblem]:
         folder = stack.pop()
         try:
             st = os.stat(folder)
+        except FileNotFoundError:
+            continue  # gone (deleted while we walked): what was in it is gone too
         except OSError as exc:
-            if folder != root:
-                yield ScanProblem(folder, f"folder cannot be read: {exc.strerror or exc}")
+            yield ScanProblem(folder, f"folder cannot be read: {exc.strerror or exc}")
             continue
         key = (st.st_dev, st.st_ino)
         if key in seen:
@@ -60,6 +62,8 @@ def walk(root: str | Path) -> Iterator[FileEntry | ScanProblem]:
         try:
             with os.scandir(folder) as entries:
                 items = list(entries)
+        except FileNotFoundError:
+            continue
         except OSError as exc:
             yield ScanProblem(folder, f"folder cannot be read: {exc.strerror or exc}")
             continue
@@ -72,8 +76,12 @@ def walk(root: str | Path) -> Iterator[FileEntry | ScanProblem]:
                 if entry.is_dir(follow_symlinks=True):
                     subfolders.append(entry.path)
                     continue
-            except OSError:
-                pass
+            except OSError as exc:
+                # Not even its kind can be read (a link loop, a stale network mount): it may be
+                # a folder of photos, so report it rather than let its photos look deleted.
+                if not is_photo_name(name):
+                    yield ScanProblem(entry.path, f"cannot be read: {exc.strerror or exc}")
+                    continue
             if not is_photo_name(name):
                 continue
             found = stat_entry(entry.path)

@@ -3,7 +3,9 @@
 Choosing another image model never stops search. The choice becomes the *building* space
 (remembered in the catalog, so the work resumes after a restart); the indexer fills it with
 vectors for every photo that lacks one, while the *serving* space keeps answering queries.
-When nothing is missing, one write transaction makes it the serving space. Switching back
+When nothing is missing, one write transaction makes it the serving space. Photos in a folder
+that is offline (or cannot be read) count as missing: the switch waits for them rather than
+drop them from search, and the old space serves meanwhile. Switching back
 to a space that is still complete is that same transaction, nothing else.
 
 Settings (catalog `settings` table):
@@ -19,10 +21,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import func, select, text
+from sqlalchemy import Select, exists, func, select, text
 from sqlalchemy.orm import Session
 
-from engine.catalog import Catalog, Setting, Space, TextTower, Vector
+from engine.catalog import (
+    Catalog,
+    Failure,
+    Folder,
+    Photo,
+    Setting,
+    Space,
+    TextTower,
+    Vector,
+    inside_failed_folder,
+)
 from engine.encoder import Encoder
 from engine.paths import Paths
 from engine.specs import ModelList
@@ -53,7 +65,7 @@ class SpaceInfo:
     weights_id: str
     dim: int
     embedded: int  # photos with a vector in this space
-    missing: int  # photos (on online drives, readable) still without one
+    missing: int  # photos still without one (offline ones too; known unreadable files aside)
     serving: bool
     building: bool
     bytes_on_disk: int  # its vector index files (vectors in the catalog not counted)
@@ -141,18 +153,32 @@ def open_encoder(choice: ModelChoice, models: ModelList, paths: Paths, allow_dow
 
 
 # -- progress ------------------------------------------------------------------------------
+def _lacking(space_id: str) -> Select:
+    """Count of photos without a vector in `space_id`, files known to be unreadable aside."""
+    return (
+        select(func.count())
+        .select_from(Photo)
+        .join(Folder, Folder.id == Photo.folder_id)
+        .where(
+            ~exists().where(Vector.photo_id == Photo.id, Vector.space_id == space_id),
+            ~exists().where(Failure.path == Photo.path),
+        )
+    )
+
+
 def missing_count(s: Session, space_id: str) -> int:
-    """Photos a space still lacks: on online drives, and not known to be unreadable."""
-    row = s.execute(
-        text(
-            "SELECT count(*) FROM photos p JOIN folders f ON f.id = p.folder_id "
-            "WHERE f.online AND NOT EXISTS "
-            "(SELECT 1 FROM vectors v WHERE v.photo_id = p.id AND v.space_id = :s) "
-            "AND NOT EXISTS (SELECT 1 FROM failures x WHERE x.path = p.path)"
-        ),
-        {"s": space_id},
-    ).scalar()
-    return int(row or 0)
+    """Photos a space still lacks, those out of reach (see `waiting_count`) included.
+
+    A space missing the photos of an unplugged drive is not complete: serving it would drop
+    them from every search, so a switch to it waits until the drive is back.
+    """
+    return int(s.scalar(_lacking(space_id)) or 0)
+
+
+def waiting_count(s: Session, space_id: str) -> int:
+    """Of the missing photos, those no indexer can reach now: their folder is offline or unreadable."""
+    out_of_reach = Folder.online.is_(False) | inside_failed_folder(Photo.path)
+    return int(s.scalar(_lacking(space_id).where(out_of_reach)) or 0)
 
 
 def embedded_count(s: Session, space_id: str) -> int:

@@ -4,6 +4,9 @@ The file is saved atomically (temp file, fsync, rename) under a name that carrie
 catalog generation it reflects. At open, and before queries when another process wrote,
 it catches up from the catalog: vectors written after its generation are (re-)added and
 tombstoned ids are deleted. Labels are catalog photo ids.
+
+Below `exact_below` candidates a query is answered exactly from the catalog's vectors, which
+is as fast as the graph there (DESIGN.md, Search); the graph serves larger libraries.
 """
 
 from __future__ import annotations
@@ -25,13 +28,23 @@ _FILE = re.compile(r"^index-(\d+)\.hnsw$")
 class VectorIndex:
     """Approximate nearest neighbours by cosine similarity, with filters and exact fallback."""
 
-    def __init__(self, folder: Path, space_id: str, dim: int, m: int = 16, ef_construction: int = 100, ef_search: int = 256) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        space_id: str,
+        dim: int,
+        m: int = 16,
+        ef_construction: int = 100,
+        ef_search: int = 256,
+        exact_below: int = 2000,  # candidate sets up to this size are searched exactly
+    ) -> None:
         self.folder = folder
         self.space_id = space_id
         self.dim = dim
         self.m = m
         self.ef_construction = ef_construction
         self.ef_search = ef_search
+        self.exact_below = exact_below
         self.generation = 0
         self._lock = threading.RLock()
         self._index = self._empty(1024)
@@ -54,6 +67,11 @@ class VectorIndex:
     @property
     def count(self) -> int:
         return len(self._live)
+
+    @property
+    def kind(self) -> str:
+        """'exact' or 'hnsw': how an unfiltered query (for a page of results) is answered now."""
+        return "exact" if self.count <= self.exact_below else "hnsw"
 
     def open(self, catalog: Catalog) -> "VectorIndex":
         """Load the newest saved file (if it is usable), then catch up with the catalog."""
@@ -201,7 +219,7 @@ class VectorIndex:
             if k <= 0:
                 return []
             query = np.asarray(query, np.float32).reshape(1, -1)
-            if len(candidates) <= max(4 * k, 2000):
+            if len(candidates) <= max(4 * k, self.exact_below):
                 return self._exact(query, sorted(candidates), k)
             self._index.set_ef(max(self.ef_search, k))
             try:

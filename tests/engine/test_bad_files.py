@@ -131,3 +131,42 @@ def test_a_file_vanishing_mid_scan_is_skipped_quietly(library, tmp_path: Path, m
     report = run_all(library.index_folders([root]))
     assert report.added == 3 and report.failed == 0
     assert library.failures() == []
+
+
+@pytest.mark.parametrize(
+    "error, reason",
+    [(PermissionError(13, "Permission denied"), "permission denied"), (OSError(5, "Input/output error"), "input/output error")],
+)
+def test_a_file_that_cannot_be_opened_is_a_failure_not_a_vanished_file(library, tmp_path: Path, monkeypatch, error, reason):
+    root = tmp_path / "locked"
+    for i in range(3):
+        make_photo(root / f"p{i}.jpg", "red_stripes", seed=i)
+    locked = str(root / "p1.jpg")
+    import builtins
+
+    import engine.scanner
+
+    # Tests run as root, for whom chmod 000 changes nothing: the one open() of the file the
+    # indexer makes first (to hash it) fails the way it would for a user without permission,
+    # or on a failing disk.
+    real_open = builtins.open
+
+    def guarded_open(path, *args, **kwargs):
+        if str(path) == locked:
+            raise error
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(engine.scanner, "open", guarded_open, raising=False)
+    report = run_all(library.index_folders([root]))
+    assert (report.added, report.failed) == (2, 1)
+    assert reason in reasons(library)["p1.jpg"].lower()
+
+    report = run_all(library.index_folders())  # unchanged: still a failure, not retried
+    assert (report.added, report.unchanged, report.failed) == (0, 2, 1)
+
+    monkeypatch.undo()  # readable again, and the file changed: it is retried and indexed
+    later = time.time_ns() + 2 * 10**9
+    os.utime(locked, ns=(later, later))
+    report = run_all(library.index_folders())
+    assert (report.added, report.failed) == (1, 0)
+    assert reasons(library) == {}

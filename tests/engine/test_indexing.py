@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 from sqlalchemy import select
 
 from engine.catalog import Photo, Vector
@@ -136,3 +137,69 @@ def test_stored_vectors_are_unit_length_float16(library, tmp_path: Path):
     for _, blob, _ in vectors_by_path(library).values():
         vec = np.frombuffer(blob, np.float16).astype(np.float32)
         assert abs(np.linalg.norm(vec) - 1.0) < 1e-2
+
+
+def make_unreadable(folder: Path, how: str, monkeypatch) -> None:
+    """Make `folder` impossible to list, the way a person's disk does it."""
+    if how == "permission denied":
+        # Tests run as root, for whom chmod 000 changes nothing: the one os-level call that
+        # lists the folder fails as it does for a user without permission.
+        real_scandir = os.scandir
+
+        def guarded(path="."):
+            if os.fspath(path) == str(folder):
+                raise PermissionError(13, "Permission denied", str(folder))
+            return real_scandir(path)
+
+        monkeypatch.setattr(os, "scandir", guarded)
+    else:  # a link that cannot be followed stands where the folder was (ELOOP, for real)
+        folder.rename(folder.with_name("." + folder.name + "-away"))
+        folder.symlink_to(folder.name)
+
+
+def make_readable(folder: Path, how: str, monkeypatch) -> None:
+    if how == "permission denied":
+        monkeypatch.undo()
+    else:
+        folder.unlink()
+        folder.with_name("." + folder.name + "-away").rename(folder)
+
+
+@pytest.mark.parametrize("how", ["permission denied", "link loop"])
+def test_a_subfolder_that_cannot_be_read_keeps_its_photos(library, tmp_path: Path, monkeypatch, how: str):
+    from engine.captions import add_captions, list_captions
+    from engine.categories import Categories, CategoryDraft
+
+    paths = make_library(tmp_path / "pics", per_concept=2)
+    run_all(library.index_folders([tmp_path / "pics"]))
+    before = {path: ids[0] for path, ids in vectors_by_path(library).items()}
+    blue = [str(p) for p in paths["blue_checks"]]
+    add_captions(library.catalog, [before[blue[0]]], "grandma's kitchen tiles")
+    cats = Categories(library)
+    cats.add(CategoryDraft("tiles", threshold=-1.0))
+    cats.pin("tiles", [blue[1]])
+    captions = [(c.photo_id, c.text) for c in list_captions(library.catalog)]
+    assert len(captions) == 2  # the person's words, and the pin's
+
+    sub = tmp_path / "pics" / "blue_checks"
+    make_unreadable(sub, how, monkeypatch)
+    report = run_all(library.index_folders())
+    assert (report.removed, report.added, report.failed) == (0, 0, 1)
+    assert library.status()["photos"] == 8
+    (failure,) = library.failures()
+    assert failure.path == str(sub) and failure.reason.startswith(("folder cannot be read", "cannot be read"))
+    assert ("permission denied" if how == "permission denied" else "symbolic links") in failure.reason.lower()
+    results = {r.path: r for r in library.search("checks", limit=50)}
+    assert set(results) == set(before)  # still found, shown unavailable like an unplugged drive
+    assert {p for p, r in results.items() if not r.available} == set(blue)
+    assert [(c.photo_id, c.text) for c in list_captions(library.catalog)] == captions
+    assert cats.get("tiles").pinned == 1
+
+    make_readable(sub, how, monkeypatch)
+    report = run_all(library.index_folders())
+    assert (report.removed, report.added, report.unchanged, report.failed) == (0, 0, 8, 0)
+    assert library.failures() == []
+    assert {path: ids[0] for path, ids in vectors_by_path(library).items()} == before  # ids kept
+    assert all(r.available for r in library.search("checks", limit=50))
+    assert [(c.photo_id, c.text) for c in list_captions(library.catalog)] == captions
+    assert cats.get("tiles").pinned == 1

@@ -53,7 +53,7 @@ def test_switch_builds_in_background_survives_interruption_then_switches(open_li
         if event.phase == "embedding" and event.done >= 16:
             cancel.set()  # the app quits in the middle
     assert lib.space_id == A and top_ids(lib) == served_by_a
-    assert lib.switch_progress() == {"model": "tiny-test-b", "space": B, "embedded": 16, "missing": 24}
+    assert lib.switch_progress() == {"model": "tiny-test-b", "space": B, "embedded": 16, "missing": 24, "waiting": 0}
     lib.close()
 
     lib = open_lib()  # a restart, without --model: the switch is remembered
@@ -68,6 +68,30 @@ def test_switch_builds_in_background_survives_interruption_then_switches(open_li
     assert best.score == pytest.approx(float(lib.index.vectors([best.id])[0] @ query), abs=1e-4)
     lib.close()
     assert open_lib().space_id == B  # and it stays switched
+
+
+def test_a_switch_waits_for_the_photos_of_an_unplugged_drive(open_lib, tmp_path: Path):
+    make_library(tmp_path / "pics", per_concept=2, size=(64, 48))
+    make_library(tmp_path / "drive", per_concept=1, size=(64, 48))
+    lib = open_lib("--model", "tiny-test")
+    run_all(lib.index_folders([tmp_path / "pics", tmp_path / "drive"]))
+    lib.close()
+    (tmp_path / "drive").rename(tmp_path / "unplugged")  # the drive is unplugged
+
+    lib = open_lib("--model", "tiny-test-b")
+    events = list(lib.build_space())
+    # B would lose the drive's 4 photos from every search: A keeps serving, and says why.
+    assert lib.space_id == A and lib.target.space_id == B
+    assert "4 photos wait for a folder that is offline" in events[-1].message
+    assert lib.switch_progress() == {"model": "tiny-test-b", "space": B, "embedded": 8, "missing": 4, "waiting": 4}
+    found = {r.path: r.available for r in lib.search("stripes", limit=50)}
+    assert len(found) == 12 and sum(not available for available in found.values()) == 4
+
+    (tmp_path / "unplugged").rename(tmp_path / "drive")  # plugged in again
+    events = list(lib.build_space())
+    assert "searching with tiny-test-b" in events[-1].message and lib.space_id == B
+    found = {r.path: r.available for r in lib.search("stripes", limit=50)}
+    assert len(found) == 12 and all(found.values())
 
 
 def test_switching_back_to_a_complete_space_is_instant(open_lib, tmp_path: Path):

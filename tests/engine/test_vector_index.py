@@ -85,3 +85,30 @@ def test_filtered_search_is_exact_on_small_candidate_sets(library, tmp_path: Pat
     assert [i for i, _ in hits] == [i for i in ids if i in allowed][:3]
     vecs = library.index.vectors([i for i, _ in hits])
     assert np.allclose(vecs @ query, [s for _, s in hits], atol=1e-5)
+
+
+def test_the_graph_finds_what_exact_search_finds(library, tmp_path: Path, monkeypatch):
+    """Big libraries are searched through the hnswlib graph: it must rank like exact search."""
+    from engine.vector_index import VectorIndex
+
+    make_library(tmp_path / "pics", per_concept=10, size=(64, 48))
+    run_all(library.index_folders([tmp_path / "pics"]))
+    exact = library.index
+    assert exact.kind == "exact" and exact.count == 40
+    # Rebuilt from the catalog (the same float16 vectors exact search reads), with the exact
+    # threshold lowered so that 40 photos already go through the graph.
+    graph = VectorIndex(tmp_path / "graph", library.space_id, exact.dim, exact_below=0).open(library.catalog)
+    assert graph.kind == "hnsw" and graph.count == 40
+
+    def refuse(*args):
+        raise AssertionError("the graph fell back to exact search")
+
+    monkeypatch.setattr(graph, "_exact", refuse)  # only the graph may answer below
+    everyone = sorted(r.id for r in library.search("photo", limit=40))
+    for text in ("stripes", "checks", "noise", "rings"):
+        query = library.query_vector(text)
+        for allowed in (None, set(everyone[::2])):
+            want = exact.search(query, 4, allowed)
+            got = graph.search(query, 4, allowed)  # 20 or 40 candidates > 4 * 4: the graph
+            assert [i for i, _ in got] == [i for i, _ in want], (text, allowed is not None)
+            assert np.allclose([s for _, s in got], [s for _, s in want], atol=1e-4)
