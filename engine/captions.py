@@ -284,23 +284,54 @@ def import_folder_names(catalog: Catalog, folder: str | Path | None = None) -> I
     return report
 
 
-def import_category_corrections(catalog: Catalog) -> ImportReport:
-    """Photos a person pinned into a category are captioned with the category's name."""
-    report = ImportReport()
-    with catalog.reading() as s:
-        rows = s.execute(
-            select(CategoryPin.photo_id, Category.name)
+def pin_caption_text(category: Category) -> str | None:
+    """The words a photo pinned into `category` is captioned with: its first prompt (its name when it has none).
+
+    The prompts are what the category's prototype is built from, so training them on the
+    pinned photos teaches the category itself the correction. Every path that makes or
+    removes a pin's caption asks this one function. None when the words cannot be a caption.
+    """
+    prompts = json.loads(category.prompts)
+    try:
+        return clean_text(prompts[0] if prompts else category.name)
+    except CaptionError:
+        return None
+
+
+def sync_pin_captions(session, photo_ids: Iterable[int], report: ImportReport | None = None) -> int:  # noqa: ANN001
+    """Make the `category` captions of these photos exactly their pins' words; returns how many went.
+
+    A caption of a pin that was cleared, turned into an exclude, or made by an older import
+    in other words goes; a pin without its caption gets it; one pin never makes two captions.
+    """
+    report = report if report is not None else ImportReport()
+    ids = sorted(set(photo_ids))
+    removed = 0
+    for start in range(0, len(ids), 900):  # SQLite's bound-parameter limit
+        chunk = ids[start : start + 900]
+        pinned = session.execute(
+            select(CategoryPin.photo_id, Category)
             .join(Category, Category.id == CategoryPin.category_id)
-            .where(CategoryPin.pinned.is_(True))
+            .where(CategoryPin.pinned.is_(True), CategoryPin.photo_id.in_(chunk))
         ).all()
-    pairs = []
-    for photo_id, name in rows:
-        try:
-            pairs.append((photo_id, clean_text(name)))
-        except CaptionError:
-            continue
+        wanted = {(photo_id, text) for photo_id, category in pinned if (text := pin_caption_text(category)) is not None}
+        have = set(
+            session.execute(select(Caption.photo_id, Caption.text).where(Caption.source == "category", Caption.photo_id.in_(chunk))).all()
+        )
+        for photo_id, text in have - wanted:
+            session.execute(delete(Caption).where(Caption.photo_id == photo_id, Caption.text == text, Caption.source == "category"))
+            removed += 1
+        _store(session, sorted(wanted - have), "category", report)
+        report.existing += len(wanted & have)
+    return removed
+
+
+def import_category_corrections(catalog: Catalog) -> ImportReport:
+    """Caption the photos a person pinned into a category as pinning does, and drop captions of undone pins."""
+    report = ImportReport()
     with catalog.writing() as s:
-        _store(s, pairs, "category", report)
+        photos = set(s.scalars(select(CategoryPin.photo_id))) | set(s.scalars(select(Caption.photo_id).where(Caption.source == "category")))
+        sync_pin_captions(s, photos, report)
     return report
 
 

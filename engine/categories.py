@@ -32,11 +32,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from engine.captions import sync_pin_captions
 from engine.catalog import (
-    Caption,
     Category,
     CategoryExample,
     CategoryPin,
@@ -359,15 +359,14 @@ class Categories:
             other = self._lookup(s, new_name)
             if other is not None and other.id != category.id:
                 raise CategoryError(f"a category named {new_name!r} already exists")
-            old_caption = _caption_text(category)
             category.name = new_name
             category.prompts = json.dumps(prompts)
             category.threshold = AUTO if threshold is None else threshold
             s.execute(delete(CategoryExample).where(CategoryExample.category_id == category.id))
             s.flush()
             self._set_examples(s, category.id, draft.examples, draft.negatives)
-            if _caption_text(category) != old_caption:
-                self._move_pin_captions(s, category.id, old_caption, _caption_text(category))
+            s.flush()
+            sync_pin_captions(s, self._pinned(s, category.id))  # the pins' captions follow the category's words
             _bump(s)
             return self._info(s, category.id)
 
@@ -375,8 +374,10 @@ class Categories:
         """Delete a category with its examples and corrections (photos are untouched)."""
         with self.catalog.writing() as s:
             category = self._find(s, name)
-            self._move_pin_captions(s, category.id, _caption_text(category), None)
-            s.delete(category)
+            pinned = self._pinned(s, category.id)
+            s.delete(category)  # its examples and corrections go with it (foreign keys cascade)
+            s.flush()
+            sync_pin_captions(s, pinned)
             _bump(s)
 
     # -- corrections ---------------------------------------------------------------------
@@ -396,18 +397,14 @@ class Categories:
         with self.catalog.writing() as s:
             category = self._find(s, name)
             ids = self._photo_ids(s, photos)
-            caption = _caption_text(category)
             for photo_id in ids:
                 s.execute(
                     delete(CategoryPin).where(CategoryPin.category_id == category.id, CategoryPin.photo_id == photo_id)
                 )
-                s.execute(
-                    delete(Caption).where(Caption.photo_id == photo_id, Caption.text == caption, Caption.source == "category")
-                )
                 if pinned is not None:
                     s.add(CategoryPin(category_id=category.id, photo_id=photo_id, pinned=pinned))
-                if pinned:
-                    s.add(Caption(photo_id=photo_id, text=caption, source="category"))
+            s.flush()
+            sync_pin_captions(s, ids)  # a pin is stored for the trainer as a caption too; an undone one is not
             _bump(s)
             return len(ids)
 
@@ -600,18 +597,8 @@ class Categories:
             s.add(CategoryExample(category_id=category_id, photo_id=photo_id, positive=False))
 
     @staticmethod
-    def _move_pin_captions(s: Session, category_id: int, old: str, new: str | None) -> None:
-        """Keep the trainer's captions of pinned photos in step with the category's words."""
-        pinned = s.scalars(
-            select(CategoryPin.photo_id).where(CategoryPin.category_id == category_id, CategoryPin.pinned.is_(True))
-        ).all()
-        for photo_id in pinned:
-            s.execute(delete(Caption).where(Caption.photo_id == photo_id, Caption.text == old, Caption.source == "category"))
-            if new is not None:
-                s.execute(
-                    text("INSERT OR IGNORE INTO captions (photo_id, text, source, created_at) VALUES (:p, :t, 'category', CURRENT_TIMESTAMP)"),
-                    {"p": photo_id, "t": new},
-                )
+    def _pinned(s: Session, category_id: int) -> list[int]:
+        return list(s.scalars(select(CategoryPin.photo_id).where(CategoryPin.category_id == category_id, CategoryPin.pinned.is_(True))))
 
     def _info(self, s: Session, category_id: int) -> CategoryInfo:
         c = s.get(Category, category_id)
@@ -634,12 +621,6 @@ class Categories:
 
 def _threshold(category: Category) -> float | None:
     return None if category.threshold < -1.0 else float(category.threshold)
-
-
-def _caption_text(category: Category) -> str:
-    """The words a pinned photo is captioned with for the trainer: the category's first prompt."""
-    prompts = json.loads(category.prompts)
-    return prompts[0] if prompts else category.name
 
 
 def _clean_prompts(prompts: Iterable[str], name: str) -> list[str]:

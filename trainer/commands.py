@@ -44,7 +44,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     mp = csub.add_parser("import-metadata", parents=[common], help="captions from XMP/IPTC/EXIF and .xmp sidecars")
     mp.add_argument("--folder", type=Path, help="only photos inside this folder")
     mp.add_argument("--folder-names", action="store_true", help="also caption photos with their folder (album) name")
-    mp.add_argument("--categories", action="store_true", help="also caption photos pinned into a category with its name")
+    mp.add_argument("--categories", action="store_true", help="also caption photos pinned into a category as pinning does (its first prompt), dropping captions of undone pins")
     mp.add_argument("--json", action="store_true")
     mp.set_defaults(handler=cmd_captions_import_metadata)
     lp = csub.add_parser("list", parents=[common], help="every caption with its photo, source and split")

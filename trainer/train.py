@@ -402,17 +402,13 @@ def train(library, config: TrainConfig = TrainConfig(), cancel: threading.Event 
         # The smallest weight (the closest to the base tower) that loses nothing that matters:
         # held-out recall (the words generalise) and fit (every word taught is learned).
         yield TrainProgress("choosing", total, total, loss_value, message="choosing the interpolation weight on the held-out split")
-        scored = []
+        scored: dict[float, tuple[dict[str, float], float, float]] = {}  # alpha -> (metrics, held-out score, fit)
         for a in alphas:
             _set_params(tower, base_params, tuned_params, a)
             metrics = evaluate()
-            scored.append((a, metrics, held_out_score(metrics) if held_pairs else 0.0, fit()))
-        best_held = max(h for _, _, h, _ in scored)
-        best_fit = max(f for _, _, _, f in scored)
-        tolerance = config.interpolation_tolerance
-        alpha, after = next(
-            (a, m) for a, m, h, f in scored if h >= best_held - tolerance and f >= best_fit - tolerance
-        )
+            scored[a] = (metrics, held_out_score(metrics) if held_pairs else 0.0, fit())
+        alpha = choose_interpolation([(a, h, f) for a, (_, h, f) in scored.items()], config.interpolation_tolerance)
+        after = scored[alpha][0]
     else:
         alpha = max(alphas)
         if alpha != 1.0:
@@ -462,6 +458,20 @@ def train(library, config: TrainConfig = TrainConfig(), cancel: threading.Event 
         result.activated = True
     result.seconds = time.monotonic() - started
     yield TrainProgress("done", total, total, loss_value, 0.0, f"saved text-tower version {result.version}", result)
+
+
+def choose_interpolation(scored: list[tuple[float, float, float]], tolerance: float) -> float:
+    """The interpolation weight to keep from (alpha, held-out score, fit) candidates.
+
+    The smallest alpha (the closest to the base tower) whose held-out score is within
+    `tolerance` of the best, and whose fit is within `tolerance` of the best fit among those.
+    Held-out recall comes first: when the words fit better the further from base but
+    generalise worse, no candidate may be near the best of both, and a run must still end.
+    """
+    best_held = max(h for _, h, _ in scored)
+    generalise = [(a, f) for a, h, f in scored if h >= best_held - tolerance]
+    best_fit = max(f for _, f in generalise)
+    return min(a for a, f in generalise if f >= best_fit - tolerance)
 
 
 def _set_params(tower: torch.nn.Module, base: dict[str, torch.Tensor], tuned: dict[str, torch.Tensor], alpha: float) -> None:

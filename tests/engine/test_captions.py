@@ -22,7 +22,7 @@ from engine.captions import (
     list_captions,
     training_pairs,
 )
-from engine.catalog import Category, CategoryPin, Photo
+from engine.catalog import Caption, Category, CategoryPin, Photo
 from tests.conftest import run_all
 from tests.factories import make_library
 
@@ -110,7 +110,53 @@ def test_category_pins_become_captions(library, pics):
         s.add(CategoryPin(category_id=1, photo_id=pics["red_stripes_1.jpg"], pinned=False))  # excluded: not Rex
     report = import_category_corrections(library.catalog)
     assert report.added == 1
-    assert [(Path(c.path).name, c.text, c.source) for c in list_captions(library.catalog)] == [("red_stripes_0.jpg", "Rex", "category")]
+    # The words pinning itself uses: the category's first prompt (what its prototype is made of).
+    assert [(Path(c.path).name, c.text, c.source) for c in list_captions(library.catalog)] == [("red_stripes_0.jpg", "a dog", "category")]
+
+
+def category_captions(library) -> list[tuple[str, str]]:  # noqa: ANN001
+    return [(Path(c.path).name, c.text) for c in list_captions(library.catalog) if c.source == "category"]
+
+
+def test_a_pin_makes_one_caption_whichever_path_and_undoing_it_removes_it(library, pics):
+    from engine.categories import Categories, CategoryDraft
+
+    cats = Categories(library)
+    cats.add(CategoryDraft("Rex", prompts=("a dog", "my dog")))
+    rex, other = pics["red_stripes_0.jpg"], pics["red_stripes_1.jpg"]
+    add_captions(library.catalog, [rex], "Rex")  # the person's own words are not a pin's to remove
+    cats.pin("Rex", [rex, other])
+    report = import_category_corrections(library.catalog)
+    assert (report.added, report.existing) == (0, 2)
+    assert category_captions(library) == [("red_stripes_0.jpg", "a dog"), ("red_stripes_1.jpg", "a dog")]
+
+    # A caption an older import made in the category's name, as if pinning and importing disagreed.
+    with library.catalog.writing() as s:
+        s.add(Caption(photo_id=rex, text="Rex", source="category"))
+    cats.clear("Rex", [rex])
+    cats.exclude("Rex", [other])
+    assert category_captions(library) == []
+    assert [(c.text, c.source) for c in list_captions(library.catalog, [rex])] == [("Rex", "user")]
+    assert {p.text for p in training_pairs(library.catalog)} == {"Rex"}  # nothing left to train the undone pins
+    assert import_category_corrections(library.catalog).added == 0  # and an import does not bring them back
+
+
+def test_an_import_drops_captions_of_pins_undone_before_it(library, pics):
+    from engine.categories import Categories, CategoryDraft
+
+    cats = Categories(library)
+    cats.add(CategoryDraft("Rex", prompts=("a dog",)))
+    rex = pics["red_stripes_0.jpg"]
+    cats.pin("Rex", [rex])
+    with library.catalog.writing() as s:  # left by an older version that captioned with the name
+        s.add(Caption(photo_id=pics["blue_checks_0.jpg"], text="Rex", source="category"))
+        s.add(Caption(photo_id=rex, text="Rex", source="category"))
+    import_category_corrections(library.catalog)
+    assert category_captions(library) == [("red_stripes_0.jpg", "a dog")]
+    cats.update("Rex", CategoryDraft("Rex", prompts=("my dog",)))
+    assert category_captions(library) == [("red_stripes_0.jpg", "my dog")]
+    cats.remove("Rex")
+    assert category_captions(library) == []
 
 
 def test_a_moved_photo_keeps_its_captions_and_split(library, pics, tmp_path: Path):

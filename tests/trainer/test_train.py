@@ -2,15 +2,36 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 
 import numpy as np
 import pytest
+import torch
+import torch.nn.functional as F
+from sqlalchemy import select
 
-from engine.captions import add_captions
+from engine.captions import add_captions, is_held_out
+from engine.catalog import Photo
 from engine.towers import TextTowers
+from tests.conftest import run_all
+from tests.factories import make_library
 from tests.trainer.conftest import Taught, stored_vectors
-from trainer.train import TrainConfig, TrainError, TrainProgress, lr_at, train
+from engine.text_tower import block_count, encode
+from trainer import train as train_module
+from trainer.evaluation import held_out_score
+from trainer.train import (
+    TextTowerCopy,
+    TrainConfig,
+    TrainError,
+    TrainProgress,
+    cache_lower,
+    choose_interpolation,
+    embed_all,
+    lr_at,
+    train,
+    unlock_top,
+)
 
 # The tiny random model learns fast; a larger learning rate keeps the tests short.
 FAST = TrainConfig(lr=1e-3, min_steps=60, epochs=1)
@@ -117,16 +138,28 @@ def test_no_captions_is_a_clear_error(library, tmp_path):
         run(library)
 
 
-def test_uncaptioned_photos_serve_as_extra_negatives(taught: Taught):
-    """A word on one concept must rank the *uncaptioned* photos of other concepts below it."""
-    lib = taught.library
-    (concept, ids), *_ = taught.ids.items()
-    add_captions(lib.catalog, ids[:2], "a photo of snarfwhistle")
-    _, result = run(lib)
-    scores = {r.id: r.score for r in lib.search("a photo of snarfwhistle", limit=100)}
-    uncaptioned_elsewhere = [ids_[-1] for c, ids_ in taught.ids.items() if c != concept]
-    assert all(scores[i] < min(scores[j] for j in ids[:2]) for i in uncaptioned_elsewhere)
-    assert result.counts["photos"] == 40 and result.counts["captioned_photos"] == 36
+def test_uncaptioned_photos_serve_as_extra_negatives(library, tmp_path):
+    """One word on one concept, every other photo uncaptioned: only they can teach what the word is not."""
+    photos = make_library(tmp_path / "pics", per_concept=10, size=(96, 72))
+    run_all(library.index_folders([tmp_path / "pics"]))
+    with library.catalog.reading() as s:
+        id_of = {path: pid for pid, path in s.execute(select(Photo.id, Photo.path))}
+    ids = {c: [id_of[str(p)] for p in ps] for c, ps in photos.items()}
+    word = [i for i in ids["red_stripes"] if not is_held_out(i)]
+    add_captions(library.catalog, word, "a photo of snarfwhistle")
+    others = [i for c, concept_ids in ids.items() if c != "red_stripes" for i in concept_ids]
+
+    def beaten() -> int:
+        """Uncaptioned photos of other concepts that rank above some photo carrying the word."""
+        scores = {r.id: r.score for r in library.search("a photo of snarfwhistle", limit=100)}
+        return sum(scores[i] >= min(scores[j] for j in word) for i in others)
+
+    assert beaten() > 0  # the base tower does not already know the word
+    _, result = run(library)
+    # With a single caption text there is no other caption to contrast with: without the
+    # uncaptioned photos as negatives the loss is zero and nothing would be learned.
+    assert beaten() == 0, result.as_dict()
+    assert result.counts["photos"] == 40 and result.counts["captioned_photos"] == len(word)
 
 
 def test_lr_schedule_warms_up_then_decays():
@@ -163,3 +196,94 @@ def test_a_word_none_of_whose_photos_is_held_out_is_still_learned(library, tmp_p
     scores = {r.id: r.score for r in library.search("zorblax", limit=100)}
     others = [i for c, concept_ids in ids.items() if c != "red_stripes" for i in concept_ids]
     assert min(scores[i] for i in rex) > max(scores[i] for i in others), result.as_dict()
+
+
+# -- the claims the trainer's speed and safety rest on --------------------------------------
+def test_cached_lower_blocks_then_the_top_give_the_whole_text_towers_embeddings(library):
+    encoder = library.encoder
+    clip = encoder.model
+    tower = TextTowerCopy(clip, encoder.base_text_state()).eval()
+    texts = ["dog", "a photo of zorblax on the sofa at night", "a red barn", "Rex asleep by the cabin fire in the winter of 2019", "the beach"]
+    tokens = encoder.tokenize(texts)
+    lengths = [int(n) for n in (tokens != 0).sum(dim=1)]
+    assert len(set(lengths)) == len(texts)
+    with torch.no_grad():
+        whole = encode(clip, tokens)
+        context = clip.positional_embedding.shape[0]  # open_clip's own pass over the padded 77-token context
+        reference = clip.encode_text(F.pad(tokens, (0, context - tokens.shape[1])), normalize=True)
+    torch.testing.assert_close(whole, reference, atol=1e-5, rtol=0)
+    order = [3, 0, 4, 1, 2]  # batched again in another order: other padding than when cached
+    for frozen in range(block_count(tower) + 1):
+        cached = cache_lower(tower, encoder.tokenize, texts, frozen, "cpu", chunk=2)  # each chunk trimmed to its own longest
+        assert [c.tokens.shape[0] for c in cached] == lengths
+        top = embed_all(tower, [cached[i] for i in order], frozen)
+        torch.testing.assert_close(top, whole[order], atol=1e-5, rtol=0, msg=f"{frozen} frozen blocks")
+
+
+def spy_on_the_trained_tower(monkeypatch: pytest.MonkeyPatch) -> list:
+    """The private tower copies `train` makes, as they are when the run ends."""
+    seen = []
+
+    def spy(tower, unlocked_blocks):  # noqa: ANN001, ANN202
+        seen.append(tower)
+        return unlock_top(tower, unlocked_blocks)
+
+    monkeypatch.setattr(train_module, "unlock_top", spy)
+    return seen
+
+
+def test_only_the_top_blocks_the_final_norm_and_the_projection_train(taught: Taught, monkeypatch: pytest.MonkeyPatch):
+    lib = taught.library
+    base = {k: v.clone() for k, v in lib.encoder.base_text_state().items()}
+    seen = spy_on_the_trained_tower(monkeypatch)
+    _, result = run(lib)
+    (tower,) = seen
+    blocks = block_count(tower)
+    top = (*(f"transformer.resblocks.{b}." for b in range(blocks - FAST.unlocked_blocks, blocks)), "ln_final.", "text_projection")
+    expected = {n for n, _ in tower.named_parameters() if n.startswith(top)}
+    changed = {n for n, p in tower.named_parameters() if not torch.equal(p.detach(), base[n])}
+    with_gradient = {n for n, p in tower.named_parameters() if p.grad is not None and bool(p.grad.any())}
+    assert 0 < result.alpha and expected and changed == expected and with_gradient == expected
+    assert {"token_embedding.weight", "positional_embedding", "transformer.resblocks.0.attn.in_proj_weight"} <= set(base) - changed
+    # The activated version: everything below the top blocks is the base tower's, bit for bit.
+    live = lib.encoder.text_state()
+    assert {n for n in live if not torch.equal(live[n], base[n])} == expected
+
+
+def test_the_temperature_is_learned(taught: Taught):
+    lib = taught.library
+    base = float(lib.encoder.model.logit_scale)
+    _, learned = run(lib, activate=False)
+    _, fixed = run(lib, dataclasses.replace(FAST, learn_temperature=False), activate=False)
+    towers = TextTowers.of(lib)
+    assert abs(towers.load(learned.version)["logit_scale"] - base) > 0.01
+    assert towers.load(fixed.version)["logit_scale"] == base
+
+
+def test_the_interpolation_weight_is_the_smallest_that_keeps_held_out_recall_then_fit():
+    # Held-out recall peaks at 0.75; 0.5 is within tolerance of it and closer to the base tower.
+    assert choose_interpolation([(0.25, 0.50, 1.0), (0.5, 0.80, 1.0), (0.75, 0.81, 1.0), (1.0, 0.79, 1.0)], 0.02) == 0.5
+    # Order does not matter, and the tolerance is what lets 0.5 in.
+    assert choose_interpolation([(1.0, 0.79, 1.0), (0.75, 0.81, 1.0), (0.5, 0.80, 1.0), (0.25, 0.50, 1.0)], 0.0) == 0.75
+    # The same held-out recall everywhere (a word with no held-out photo): fit decides.
+    assert choose_interpolation([(0.25, 0.9, 0.6), (0.5, 0.9, 0.9), (0.75, 0.9, 1.0), (1.0, 0.9, 1.0)], 0.02) == 0.75
+    # Fit and held-out recall disagree (overfitting): held-out recall wins, fit breaks its tie.
+    scored = [(0.25, 0.70, 0.80), (0.5, 0.90, 0.85), (0.75, 0.90, 0.95), (1.0, 0.70, 1.0)]
+    assert choose_interpolation(scored, 0.02) == 0.75
+
+
+def test_the_run_chooses_the_interpolation_weight_by_held_out_recall(taught: Taught, monkeypatch: pytest.MonkeyPatch):
+    calls = []
+
+    def spy(scored, tolerance):  # noqa: ANN001, ANN202
+        calls.append((scored, choose_interpolation(scored, tolerance)))
+        return calls[-1][1]
+
+    monkeypatch.setattr(train_module, "choose_interpolation", spy)
+    _, result = run(taught.library, activate=False)
+    ((scored, chosen),) = calls
+    held = {a: h for a, h, _ in scored}
+    assert sorted(held) == sorted(FAST.interpolation) and result.alpha == chosen
+    # The scores it chose by are the held-out split's recall (the unguarded weights are alpha 1).
+    assert held[1.0] == pytest.approx(held_out_score(result.unguarded))
+    assert held[chosen] == pytest.approx(held_out_score(result.after))
