@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QAbstractListModel, QItemSelectionModel, QMimeData, QModelIndex, QObject, Qt, QTimer, QUrl, Signal, Slot
-from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtGui import QImage, QPixmap, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.engine_loader import EngineLoader
 from app.state import AppState
 from engine.categories import UNSORTED, Categories, CategoryDraft, CategoryInfo, Member, Preview
 from engine.export import MODES, Exporter, Plan, plan_export
@@ -276,13 +277,14 @@ def plan_lines(plan: Plan) -> list[str]:
 
 # -- the view -------------------------------------------------------------------------------
 class CategoriesView(QWidget):
-    """Constructed by the main window with the shared AppState."""
+    """Constructed by the main window with the shared AppState and the engine loader."""
 
     title = "Categories"
 
-    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+    def __init__(self, state: AppState, loader: EngineLoader, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
+        self.loader = loader
         self._categories: Categories | None = None
         self._serial: dict[str, int] = {}
         self._pending: dict[_Reply, Any] = {}  # replies and their jobs (app.worker.Worker) in flight
@@ -301,8 +303,17 @@ class CategoriesView(QWidget):
         state.text_tower_changed.connect(self._schedule_refresh)
         state.library_changed.connect(self._schedule_refresh)
         state.categories_changed.connect(self._schedule_refresh)
+        # No refresh yet: scores need the model, and the engine loader is what loads it (with
+        # download progress, and the window starts watching when it is ready). The list fills
+        # when the loader is ready or when this view is first shown, whichever comes first.
+        loader.ready.connect(self._schedule_refresh)
+        loader.failed.connect(lambda message: self.preview_label.setText(f"The model could not be loaded: {message}"))
         self.new_category()
-        self.refresh()
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
+        super().showEvent(event)
+        if self.overview is None:
+            self.refresh()
 
     # -- layout ----------------------------------------------------------------------------
     def _build(self) -> None:
@@ -474,6 +485,15 @@ class CategoriesView(QWidget):
         self.status_label.setText(message)
         self.state.status_message.emit(message)
 
+    def _can_score(self) -> bool:
+        """Whether scores can be computed now; if not and this view is shown, load the model."""
+        if self.loader.loaded:
+            return True
+        self.preview_label.setText("Loading the model…")
+        if self.isVisible():
+            self.loader.start()  # its `ready` refreshes this view
+        return False
+
     # -- the list ----------------------------------------------------------------------------
     def _schedule_refresh(self, *_: object) -> None:
         self._refresh_timer.start()
@@ -482,6 +502,8 @@ class CategoriesView(QWidget):
         """Recompute assignments (a job) and then the preview of what is in the editor."""
         if self.categories is None:
             self.preview_label.setText("Opening the library…")
+            return
+        if not self._can_score():
             return
         self._start("overview", overview, self.categories, on_result=self._show_overview)
         self._preview_timer.start()
@@ -598,6 +620,8 @@ class CategoriesView(QWidget):
             self.preview_label.setText("Name a category, or give it prompts or example photos.")
             self.caught_model.set_members([], {})
             self.border_model.set_members([], {})
+            return
+        if not self._can_score():
             return
         self._start("preview", preview_with_paths, self.categories, draft, self.editing, on_result=self._show_preview)
 

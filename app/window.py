@@ -59,7 +59,7 @@ class MainWindow(QMainWindow):
         self.failures_dialog: FailuresDialog | None = None
 
         self.search_page = SearchPage(state, self.loader, self.folders_model, self.thumbnails)
-        self.views: list[QWidget] = [self.search_page, CategoriesView(state), TeachView(state)]
+        self.views: list[QWidget] = [self.search_page, CategoriesView(state, self.loader), TeachView(state)]
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         for view in self.views:

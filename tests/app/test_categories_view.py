@@ -11,6 +11,7 @@ from PySide6.QtCore import QItemSelectionModel, QMimeData, Qt
 from sqlalchemy import select
 
 from app.categories_view import PHOTO_IDS_MIME, CategoriesView, plan_lines
+from app.engine_loader import EngineLoader
 from app.state import AppState
 from app.worker import Jobs
 from engine.catalog import Photo
@@ -32,7 +33,7 @@ def photos(library, tmp_path: Path) -> dict[str, list[Path]]:
 def view(qtbot, library, photos):
     jobs = Jobs()
     state = AppState(library, jobs)
-    widget = CategoriesView(state)
+    widget = CategoriesView(state, EngineLoader(state))
     qtbot.addWidget(widget)
     widget.resize(1100, 600)
     widget.show()
@@ -78,6 +79,28 @@ def test_a_new_category_previews_live_and_appears_in_the_list_with_its_count(vie
     assert Categories(library).get("reds").examples == tuple(sorted(str(p) for p in photos["red_stripes"][:2]))
     OUTPUT.mkdir(exist_ok=True)
     view.grab().save(str(OUTPUT / "categories_view.png"))
+
+
+def test_the_model_is_left_to_the_engine_loader_until_the_view_is_shown(qtbot, library, photos, make_library_obj):
+    Categories(library).add(CategoryDraft("stripes", prompts=("stripes",)))  # scoring it needs the model
+    library.close()
+    reopened = make_library_obj()  # the next start: nothing loaded yet
+    jobs = Jobs()
+    state = AppState(reopened, jobs)
+    loader = EngineLoader(state)
+    view = CategoriesView(state, loader)
+    qtbot.addWidget(view)
+    try:
+        qtbot.wait(1500)
+        # A hidden tab loads nothing by itself: a first-time download goes through the
+        # loader (with its progress dialog) and the window learns the model is ready.
+        assert not reopened.encoder.loaded and view.overview is None
+        with qtbot.waitSignal(loader.ready, timeout=WAIT):
+            view.show()
+        wait(qtbot, view, lambda: view.overview is not None)
+        assert view.list_model.names == ["stripes", UNSORTED] and sum(counts(view).values()) == 12
+    finally:
+        jobs.shutdown()
 
 
 def test_threshold_moves_photos_between_caught_and_borderline_live(view, qtbot):

@@ -70,6 +70,27 @@ def test_changes_made_while_the_app_was_closed_are_found_at_start(qtbot, make_li
         window.close()
 
 
+def test_a_library_with_a_saved_category_watches_its_folders_from_the_start(qtbot, make_library_obj, tmp_path: Path):
+    from engine.categories import Categories, CategoryDraft
+
+    root = tmp_path / "pics"
+    make_library(root, per_concept=2, size=(96, 72))
+    library = make_library_obj()
+    run_all(library.index_folders([root]))
+    Categories(library).add(CategoryDraft("stripes", prompts=("stripes",)))  # its scores need the model
+    library.close()
+
+    window = build_window(make_library_obj())
+    window.show()
+    try:
+        qtbot.waitUntil(lambda: "8 photos" in window.status.photos.text(), timeout=WAIT_MS)
+        added = make_photo(root / "copied-in.jpg", "green_noise", seed=78, size=(96, 72))
+        qtbot.waitUntil(lambda: "9 photos" in window.status.photos.text(), timeout=30_000)
+        assert str(added) in {r.path for r in window.state.library.search("noise", limit=50)}
+    finally:
+        window.close()
+
+
 def test_a_cancelled_run_is_not_finished_behind_the_persons_back(qtbot, window, tmp_path: Path):
     make_library(tmp_path / "many", per_concept=16, size=(96, 72))  # 64 photos: 4 batches
     bar = window.indexing_bar
