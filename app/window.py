@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import os
 
-from PySide6.QtCore import QByteArray, QSettings, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QTabWidget, QVBoxLayout, QWidget
 
 from app.categories_view import CategoriesView
@@ -75,7 +75,6 @@ class MainWindow(QMainWindow):
         self.status = LibraryStatusBar()
         self.setStatusBar(self.status)
         self._build_menus()
-        self.search_page.search_bar.install_shortcuts(self)
 
         panel = self.search_page.folders_panel
         panel.add_requested.connect(self.choose_folder)
@@ -130,9 +129,17 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         self.quit_action = action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit, QAction.MenuRole.QuitRole)
         edit_menu = self.menuBar().addMenu("&Edit")
-        action(edit_menu, "&Find", self.search_page.search_bar.focus)
+        action(edit_menu, "&Find", self.find, QKeySequence.StandardKey.Find)
+        slash = QShortcut(QKeySequence("/"), self)  # a text field with focus still gets its '/'
+        slash.setContext(Qt.ShortcutContext.WindowShortcut)
+        slash.activated.connect(self.find)
         help_menu = self.menuBar().addMenu("&Help")
         self.about_action = action(help_menu, f"&About {APP_NAME}", self.show_about, None, QAction.MenuRole.AboutRole)
+
+    def find(self) -> None:
+        """Ctrl+F, '/' and Edit > Find from any tab: the Photos tab, its search field focused."""
+        self.tabs.setCurrentWidget(self.search_page)
+        self.search_page.search_bar.focus()
 
     def show_about(self) -> None:
         QMessageBox.about(
