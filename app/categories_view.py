@@ -44,7 +44,7 @@ from PySide6.QtWidgets import (
 from app.engine_loader import EngineLoader
 from app.state import AppState
 from engine.categories import UNSORTED, Categories, CategoryDraft, CategoryInfo, Member, Preview
-from engine.export import MODES, Exporter, Plan, plan_export
+from engine.export import MODES, Exporter, Plan, plan_categories, plan_lines
 
 PHOTO_IDS_MIME = "application/x-litphotos-photo-ids"  # JSON list of catalog ids (drag and drop)
 THUMB = 72
@@ -94,9 +94,7 @@ def thumbnails(paths: dict[int, str], cancel=None) -> dict[int, tuple[int, int, 
 
 
 def export_plan(categories: Categories, dest: str, mode: str, multi: bool, names: list[str] | None) -> Plan:
-    wanted = names or [c.name for c in categories.all()]
-    groups = categories.groups(multi and mode != "move", wanted)
-    return plan_export({n: [(i, p) for i, p, _ in m] for n, m in groups.items()}, dest, mode)
+    return plan_categories(categories, dest, mode, multi and mode != "move", names)  # a photo moves once
 
 
 # -- Qt plumbing ----------------------------------------------------------------------------
@@ -264,15 +262,6 @@ class ExportDialog(QDialog):
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
         self.resize(720, 420)
-
-
-def plan_lines(plan: Plan) -> list[str]:
-    """One line per thing the export will do, in order."""
-    lines = [f"create folder {plan.dest}"] if plan.create_dest else []
-    lines += [f"create folder {f}" for f in plan.folders]
-    lines += [f"{op.mode} {op.source} -> {op.target}" for op in plan.operations]
-    lines += [f"skip {s.source}: {s.reason}" for s in plan.skipped]
-    return lines
 
 
 # -- the view -------------------------------------------------------------------------------

@@ -10,12 +10,13 @@ import torch
 from PySide6.QtCore import QItemSelectionModel, QMimeData, Qt
 from sqlalchemy import select
 
-from app.categories_view import PHOTO_IDS_MIME, CategoriesView, plan_lines
+from app.categories_view import PHOTO_IDS_MIME, CategoriesView
 from app.engine_loader import EngineLoader
 from app.state import AppState
 from app.worker import Jobs
 from engine.catalog import Photo
 from engine.categories import UNSORTED, Categories, CategoryDraft
+from engine.export import plan_lines
 from tests.conftest import OUTPUT, run_all
 from tests.factories import make_library
 
