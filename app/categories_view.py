@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
     QListView,
@@ -37,6 +38,7 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QSplitter,
+    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -93,8 +95,17 @@ def thumbnails(paths: dict[int, str], cancel=None) -> dict[int, tuple[int, int, 
     return out
 
 
-def export_plan(categories: Categories, dest: str, mode: str, multi: bool, names: list[str] | None) -> Plan:
-    return plan_categories(categories, dest, mode, multi and mode != "move", names)  # a photo moves once
+@dataclass(frozen=True)
+class DryRun:
+    """An export plan and the lines that show it, both made off the GUI thread."""
+
+    plan: Plan
+    lines: list[str]
+
+
+def export_plan(categories: Categories, dest: str, mode: str, multi: bool, names: list[str] | None) -> DryRun:
+    plan = plan_categories(categories, dest, mode, multi and mode != "move", names)  # a photo moves once
+    return DryRun(plan, plan_lines(plan))
 
 
 # -- Qt plumbing ----------------------------------------------------------------------------
@@ -240,20 +251,45 @@ class PhotoListModel(QAbstractListModel):
         return data
 
 
+class LinesModel(QAbstractListModel):
+    """Lines of text as rows: a long dry run is shown without joining it into one document."""
+
+    def __init__(self, lines: list[str], parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.lines = lines
+
+    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else len(self.lines)
+
+    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if index.isValid() and role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+            return self.lines[index.row()]
+        return None
+
+
 class ExportDialog(QDialog):
     """The dry run, shown before anything is touched; Export carries out exactly this plan."""
 
-    def __init__(self, plan: Plan, parent: QWidget | None = None) -> None:
+    def __init__(self, dry_run: DryRun, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.plan = plan
+        self.plan = plan = dry_run.plan
         self.setWindowTitle("Export: dry run")
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel(
             f"{plan.mode.capitalize()} {len(plan.operations)} photos into {plan.dest}"
             f" ({len(plan.skipped)} skipped). Nothing has been written yet."
         ))
-        self.lines = QPlainTextEdit(readOnly=True)
-        self.lines.setPlainText("\n".join(plan_lines(plan)))
+        # A table of fixed-height rows lays out only what is visible (100k lines: a few ms); a
+        # list view would place every row first, a text document build every line.
+        self.lines = QTableView()
+        self.lines.setModel(LinesModel(dry_run.lines, self))
+        self.lines.horizontalHeader().hide()
+        self.lines.horizontalHeader().setStretchLastSection(True)
+        self.lines.verticalHeader().hide()
+        self.lines.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        self.lines.setShowGrid(False)
+        self.lines.setWordWrap(False)
+        self.lines.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         layout.addWidget(self.lines)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.export_button = buttons.addButton("Export", QDialogButtonBox.ButtonRole.AcceptRole)
@@ -710,9 +746,10 @@ class CategoriesView(QWidget):
         self._say("Planning the export…")
         self._start("export", export_plan, self.categories, dest, mode, multi, names, on_result=self._show_plan)
 
-    def _show_plan(self, plan: Plan) -> None:
+    def _show_plan(self, dry_run: DryRun) -> None:
+        plan = dry_run.plan
         self._say(f"Dry run: {len(plan.operations)} photos would be {plan.mode}-exported")
-        self.export_dialog = ExportDialog(plan, self)
+        self.export_dialog = ExportDialog(dry_run, self)
         self.export_dialog.accepted.connect(lambda: self._run_export(plan))
         self.export_dialog.open()
 

@@ -10,13 +10,14 @@ import torch
 from PySide6.QtCore import QItemSelectionModel, QMimeData, Qt
 from sqlalchemy import select
 
-from app.categories_view import PHOTO_IDS_MIME, CategoriesView
+from app.categories_view import PHOTO_IDS_MIME, CategoriesView, DryRun
 from app.engine_loader import EngineLoader
 from app.state import AppState
 from app.worker import Jobs
 from engine.catalog import Photo
 from engine.categories import UNSORTED, Categories, CategoryDraft
-from engine.export import plan_lines
+from engine.export import Operation, Plan, plan_lines
+from tests.app.conftest import STALL_S, longest_stall
 from tests.conftest import OUTPUT, run_all
 from tests.factories import make_library
 
@@ -153,7 +154,9 @@ def test_export_shows_the_dry_run_first_then_does_exactly_it_and_undo_reverses_i
     view.start_export(str(dest), "copy")
     wait(qtbot, view, lambda: view.export_dialog is not None and view.export_dialog.isVisible())
     plan = view.export_dialog.plan
-    assert view.export_dialog.lines.toPlainText().splitlines() == plan_lines(plan)
+    model = view.export_dialog.lines.model()
+    shown = [model.index(row).data() for row in range(model.rowCount())]
+    assert shown == plan_lines(plan) and shown[0] == f"create folder {dest}" and len(shown) == 1 + 1 + 12
     assert len(plan.operations) == 12 and not dest.exists()  # nothing touched before accepting
 
     view.export_dialog.export_button.click()
@@ -164,6 +167,26 @@ def test_export_shows_the_dry_run_first_then_does_exactly_it_and_undo_reverses_i
     view.undo_button.click()
     wait(qtbot, view, lambda: not dest.exists())
     wait(qtbot, view, lambda: "Undone" in view.status_label.text())
+
+
+def test_a_dry_run_of_a_hundred_thousand_photos_shows_without_freezing_the_view(view, qtbot, monkeypatch, tmp_path: Path):
+    dest = tmp_path / "out"
+    operations = tuple(
+        Operation("copy", "everything", i, f"/photos/2024/IMG_{i:06d}.jpg", f"{dest}/everything/IMG_{i:06d}.jpg") for i in range(100_000)
+    )
+    plan = Plan(str(dest), "copy", True, (f"{dest}/everything",), operations, ())
+
+    def large_plan(*_args: object) -> DryRun:  # in the job, as a library of 100k photos would plan
+        return DryRun(plan, plan_lines(plan))
+
+    monkeypatch.setattr("app.categories_view.export_plan", large_plan)
+    view.start_export(str(dest), "copy")
+    stall = longest_stall(qtbot, lambda: view.export_dialog is not None and view.export_dialog.isVisible())
+    assert stall < STALL_S, f"the view froze for {stall * 1000:.0f} ms"
+    model = view.export_dialog.lines.model()
+    assert model.rowCount() == 2 + 100_000
+    assert model.index(model.rowCount() - 1, 0).data() == f"copy /photos/2024/IMG_099999.jpg -> {dest}/everything/IMG_099999.jpg"
+    view.export_dialog.reject()
 
 
 def test_a_text_tower_change_recomputes_the_list(view, library, photos, qtbot):
