@@ -491,7 +491,7 @@ class CategoriesView(QWidget):
             if self._serial.get(kind) == token:
                 on_result(value)
 
-        reply = _Reply(deliver, self._show_error, lambda: self._pending.pop(reply, None), self)
+        reply = _Reply(deliver, self._say, lambda: self._pending.pop(reply, None), self)
         job = self.state.jobs.start(fn, *args, name=f"categories-{kind}")
         # Python references to both until the job's last signal reached this thread: without
         # them the garbage collector may take the reply (or the job's signals) while the
@@ -501,10 +501,6 @@ class CategoriesView(QWidget):
         job.signals.error.connect(reply.error)
         job.signals.finished.connect(reply.finished)
         return True
-
-    def _show_error(self, message: str) -> None:
-        self.status_label.setText(message)
-        self.state.status_message.emit(message)
 
     def _say(self, message: str) -> None:
         self.status_label.setText(message)

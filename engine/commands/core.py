@@ -8,8 +8,9 @@ import threading
 from contextlib import contextmanager
 from datetime import date
 
-from engine.commands import Context, ProgressLine, format_eta
+from engine.commands import Context, ProgressLine
 from engine.library import Filters
+from engine.progress import format_eta
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

@@ -8,7 +8,8 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from engine.commands import Context, ProgressLine, format_eta
+from engine.commands import Context, ProgressLine
+from engine.progress import format_eta
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
