@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QAbstractListModel, QItemSelectionModel, QMimeData, QModelIndex, QObject, Qt, QTimer, QUrl, Signal, Slot
-from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtGui import QImage, QPixmap, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
     QListView,
@@ -37,13 +38,15 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QSplitter,
+    QTableView,
     QVBoxLayout,
     QWidget,
 )
 
+from app.engine_loader import EngineLoader
 from app.state import AppState
 from engine.categories import UNSORTED, Categories, CategoryDraft, CategoryInfo, Member, Preview
-from engine.export import MODES, Exporter, Plan, plan_export
+from engine.export import MODES, Exporter, Plan, plan_categories, plan_lines
 
 PHOTO_IDS_MIME = "application/x-litphotos-photo-ids"  # JSON list of catalog ids (drag and drop)
 THUMB = 72
@@ -92,10 +95,17 @@ def thumbnails(paths: dict[int, str], cancel=None) -> dict[int, tuple[int, int, 
     return out
 
 
-def export_plan(categories: Categories, dest: str, mode: str, multi: bool, names: list[str] | None) -> Plan:
-    wanted = names or [c.name for c in categories.all()]
-    groups = categories.groups(multi and mode != "move", wanted)
-    return plan_export({n: [(i, p) for i, p, _ in m] for n, m in groups.items()}, dest, mode)
+@dataclass(frozen=True)
+class DryRun:
+    """An export plan and the lines that show it, both made off the GUI thread."""
+
+    plan: Plan
+    lines: list[str]
+
+
+def export_plan(categories: Categories, dest: str, mode: str, multi: bool, names: list[str] | None) -> DryRun:
+    plan = plan_categories(categories, dest, mode, multi and mode != "move", names)  # a photo moves once
+    return DryRun(plan, plan_lines(plan))
 
 
 # -- Qt plumbing ----------------------------------------------------------------------------
@@ -241,20 +251,45 @@ class PhotoListModel(QAbstractListModel):
         return data
 
 
+class LinesModel(QAbstractListModel):
+    """Lines of text as rows: a long dry run is shown without joining it into one document."""
+
+    def __init__(self, lines: list[str], parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.lines = lines
+
+    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else len(self.lines)
+
+    def data(self, index: QModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if index.isValid() and role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+            return self.lines[index.row()]
+        return None
+
+
 class ExportDialog(QDialog):
     """The dry run, shown before anything is touched; Export carries out exactly this plan."""
 
-    def __init__(self, plan: Plan, parent: QWidget | None = None) -> None:
+    def __init__(self, dry_run: DryRun, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.plan = plan
+        self.plan = plan = dry_run.plan
         self.setWindowTitle("Export: dry run")
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel(
             f"{plan.mode.capitalize()} {len(plan.operations)} photos into {plan.dest}"
             f" ({len(plan.skipped)} skipped). Nothing has been written yet."
         ))
-        self.lines = QPlainTextEdit(readOnly=True)
-        self.lines.setPlainText("\n".join(plan_lines(plan)))
+        # A table of fixed-height rows lays out only what is visible (100k lines: a few ms); a
+        # list view would place every row first, a text document build every line.
+        self.lines = QTableView()
+        self.lines.setModel(LinesModel(dry_run.lines, self))
+        self.lines.horizontalHeader().hide()
+        self.lines.horizontalHeader().setStretchLastSection(True)
+        self.lines.verticalHeader().hide()
+        self.lines.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        self.lines.setShowGrid(False)
+        self.lines.setWordWrap(False)
+        self.lines.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         layout.addWidget(self.lines)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.export_button = buttons.addButton("Export", QDialogButtonBox.ButtonRole.AcceptRole)
@@ -265,24 +300,16 @@ class ExportDialog(QDialog):
         self.resize(720, 420)
 
 
-def plan_lines(plan: Plan) -> list[str]:
-    """One line per thing the export will do, in order."""
-    lines = [f"create folder {plan.dest}"] if plan.create_dest else []
-    lines += [f"create folder {f}" for f in plan.folders]
-    lines += [f"{op.mode} {op.source} -> {op.target}" for op in plan.operations]
-    lines += [f"skip {s.source}: {s.reason}" for s in plan.skipped]
-    return lines
-
-
 # -- the view -------------------------------------------------------------------------------
 class CategoriesView(QWidget):
-    """Constructed by the main window with the shared AppState."""
+    """Constructed by the main window with the shared AppState and the engine loader."""
 
     title = "Categories"
 
-    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+    def __init__(self, state: AppState, loader: EngineLoader, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
+        self.loader = loader
         self._categories: Categories | None = None
         self._serial: dict[str, int] = {}
         self._pending: dict[_Reply, Any] = {}  # replies and their jobs (app.worker.Worker) in flight
@@ -301,8 +328,17 @@ class CategoriesView(QWidget):
         state.text_tower_changed.connect(self._schedule_refresh)
         state.library_changed.connect(self._schedule_refresh)
         state.categories_changed.connect(self._schedule_refresh)
+        # No refresh yet: scores need the model, and the engine loader is what loads it (with
+        # download progress, and the window starts watching when it is ready). The list fills
+        # when the loader is ready or when this view is first shown, whichever comes first.
+        loader.ready.connect(self._schedule_refresh)
+        loader.failed.connect(lambda message: self.preview_label.setText(f"The model could not be loaded: {message}"))
         self.new_category()
-        self.refresh()
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
+        super().showEvent(event)
+        if self.overview is None:
+            self.refresh()
 
     # -- layout ----------------------------------------------------------------------------
     def _build(self) -> None:
@@ -455,7 +491,7 @@ class CategoriesView(QWidget):
             if self._serial.get(kind) == token:
                 on_result(value)
 
-        reply = _Reply(deliver, self._show_error, lambda: self._pending.pop(reply, None), self)
+        reply = _Reply(deliver, self._say, lambda: self._pending.pop(reply, None), self)
         job = self.state.jobs.start(fn, *args, name=f"categories-{kind}")
         # Python references to both until the job's last signal reached this thread: without
         # them the garbage collector may take the reply (or the job's signals) while the
@@ -466,13 +502,18 @@ class CategoriesView(QWidget):
         job.signals.finished.connect(reply.finished)
         return True
 
-    def _show_error(self, message: str) -> None:
-        self.status_label.setText(message)
-        self.state.status_message.emit(message)
-
     def _say(self, message: str) -> None:
         self.status_label.setText(message)
         self.state.status_message.emit(message)
+
+    def _can_score(self) -> bool:
+        """Whether scores can be computed now; if not and this view is shown, load the model."""
+        if self.loader.loaded:
+            return True
+        self.preview_label.setText("Loading the model…")
+        if self.isVisible():
+            self.loader.start()  # its `ready` refreshes this view
+        return False
 
     # -- the list ----------------------------------------------------------------------------
     def _schedule_refresh(self, *_: object) -> None:
@@ -482,6 +523,8 @@ class CategoriesView(QWidget):
         """Recompute assignments (a job) and then the preview of what is in the editor."""
         if self.categories is None:
             self.preview_label.setText("Opening the library…")
+            return
+        if not self._can_score():
             return
         self._start("overview", overview, self.categories, on_result=self._show_overview)
         self._preview_timer.start()
@@ -599,6 +642,8 @@ class CategoriesView(QWidget):
             self.caught_model.set_members([], {})
             self.border_model.set_members([], {})
             return
+        if not self._can_score():
+            return
         self._start("preview", preview_with_paths, self.categories, draft, self.editing, on_result=self._show_preview)
 
     def _show_preview(self, result: tuple[Preview, dict[int, str]]) -> None:
@@ -697,9 +742,10 @@ class CategoriesView(QWidget):
         self._say("Planning the export…")
         self._start("export", export_plan, self.categories, dest, mode, multi, names, on_result=self._show_plan)
 
-    def _show_plan(self, plan: Plan) -> None:
+    def _show_plan(self, dry_run: DryRun) -> None:
+        plan = dry_run.plan
         self._say(f"Dry run: {len(plan.operations)} photos would be {plan.mode}-exported")
-        self.export_dialog = ExportDialog(plan, self)
+        self.export_dialog = ExportDialog(dry_run, self)
         self.export_dialog.accepted.connect(lambda: self._run_export(plan))
         self.export_dialog.open()
 

@@ -3,6 +3,10 @@
 Whoever needs the model (a search, indexing) calls `when_ready(fn)`: `fn` runs on the GUI
 thread as soon as the model is loaded, at once if it already is. Weights that must be
 downloaded report their bytes through `download_progress`.
+
+`ready` is emitted once this loader has run, even when something else loaded the model
+first (the window starts watching on it): the model facade loads itself on first use, so
+"the model is loaded" alone does not mean the index is open and the window was told.
 """
 
 from __future__ import annotations
@@ -44,11 +48,12 @@ class EngineLoader(QObject):
         self.state = state
         self._waiting: list[Callable[[], None]] = []
         self._job = None
+        self._ran = False  # `ready` was emitted; from then on `loaded` follows the serving model
         self.error: str | None = None
 
     @property
     def loaded(self) -> bool:
-        return self.state.library.encoder.loaded and self._job is None
+        return self._ran and self.state.library.encoder.loaded and self._job is None
 
     @property
     def loading(self) -> bool:
@@ -68,7 +73,7 @@ class EngineLoader(QObject):
 
     def start(self) -> None:
         """Begin loading in the background (no-op when loaded or loading)."""
-        if self._job is not None or self.state.library.encoder.loaded:
+        if self._job is not None or self.loaded:
             return
         self.error = None
         self._job = self.state.jobs.start(_load, self.state.library, name="load model")
@@ -79,6 +84,7 @@ class EngineLoader(QObject):
 
     def _done(self, _ok: object) -> None:
         self._job = None
+        self._ran = True
         waiting, self._waiting = self._waiting, []
         self.ready.emit()
         for fn in waiting:

@@ -2,10 +2,51 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtWidgets import QAbstractItemView, QDialog, QDialogButtonBox, QHeaderView, QLabel, QTableView, QVBoxLayout, QWidget
 
 from app.state import AppState
+from engine.library import FailureInfo
+
+FailureRole = Qt.ItemDataRole.UserRole + 1  # the row's engine.library.FailureInfo
+
+
+class FailuresModel(QAbstractTableModel):
+    """Failures as rows: file, reason, when. Cells are formatted when painted, not up front."""
+
+    HEADERS = ("File", "Reason", "When")
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.rows: list[FailureInfo] = []
+
+    def set_rows(self, rows: list[FailureInfo]) -> None:
+        self.beginResetModel()
+        self.rows = list(rows)
+        self.endResetModel()
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else len(self.HEADERS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return self.HEADERS[section]
+        return None
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        row = self.rows[index.row()]
+        if role == FailureRole:
+            return row
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+            return (row.path, row.reason, f"{row.at:%Y-%m-%d %H:%M}")[index.column()]
+        return None
 
 
 class FailuresDialog(QDialog):
@@ -16,15 +57,21 @@ class FailuresDialog(QDialog):
         self.setWindowTitle("Files that could not be indexed")
         self.resize(820, 420)
         self.summary = QLabel("Loading…")
-        self.table = QTableWidget(0, 3)
-        self.table.setHorizontalHeaderLabels(["File", "Reason", "When"])
-        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        self.model = FailuresModel(self)
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        # Fixed starting widths, not sized to contents: that would measure rows on the GUI
+        # thread, and the list can hold every file of a large library.
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.resizeSection(1, 300)
+        header.resizeSection(2, 130)
         self.table.verticalHeader().hide()
-        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setAlternatingRowColors(True)
+        self.table.setWordWrap(False)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
@@ -35,15 +82,9 @@ class FailuresDialog(QDialog):
         job.signals.result.connect(self._show)
         job.signals.error.connect(lambda message: self.summary.setText(f"Cannot list the failures: {message}"))
 
-    def _show(self, failures: list) -> None:
+    def _show(self, failures: list[FailureInfo]) -> None:
         self.summary.setText(
             f"{len(failures):,} file{'s' if len(failures) != 1 else ''} could not be indexed. "
             "They are retried when they change."
         )
-        self.table.setRowCount(len(failures))
-        for row, failure in enumerate(failures):
-            for col, text in enumerate((failure.path, failure.reason, f"{failure.at:%Y-%m-%d %H:%M}")):
-                item = QTableWidgetItem(text)
-                item.setToolTip(text)
-                item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
-                self.table.setItem(row, col, item)
+        self.model.set_rows(failures)

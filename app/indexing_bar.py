@@ -5,17 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
-
-def format_eta(seconds: float | None) -> str:
-    """'about 3 min left' style, for people."""
-    if seconds is None:
-        return "estimating time left"
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds} s left"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60:02d} s left"
-    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min left"
+from engine.progress import format_eta
 
 
 class IndexingBar(QFrame):
@@ -65,7 +55,8 @@ class IndexingBar(QFrame):
             rate = float(getattr(event, "rate", 0.0))
             parts = [f"Indexing {done:,} of {total:,} photos"]
             if done:
-                parts += [f"{rate:.1f} photos/s", format_eta(getattr(event, "eta_s", None))]
+                eta = getattr(event, "eta_s", None)
+                parts += [f"{rate:.1f} photos/s", "estimating time left" if eta is None else f"{format_eta(eta)} left"]
             else:
                 parts.append(getattr(event, "message", "") or "starting")
             self.label.setText(" · ".join(parts))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from PySide6.QtCore import QDate, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QIcon, QKeySequence, QPainter, QPalette, QPen, QPixmap, QShortcut
+from PySide6.QtGui import QColor, QIcon, QPainter, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
     QDateEdit,
@@ -147,15 +147,9 @@ class SearchBar(QWidget):
         self.search_requested.emit()
 
     def focus(self) -> None:
+        """Put the cursor in the search field, its text selected (the field must be shown)."""
         self.field.setFocus(Qt.FocusReason.ShortcutFocusReason)
         self.field.selectAll()
-
-    def install_shortcuts(self, window: QWidget) -> None:
-        """Ctrl+F and '/' focus the search field from anywhere in the window."""
-        for keys in (QKeySequence.StandardKey.Find, QKeySequence("/")):
-            shortcut = QShortcut(keys, window)
-            shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
-            shortcut.activated.connect(self.focus)
 
 
 def magnifier_icon(color: QColor, size: int = 32) -> QIcon:

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 
 from app.state import AppState
 from engine.captions import CaptionInfo, add_captions, delete_captions, edit_caption, import_file, import_metadata, list_captions
+from engine.progress import format_eta
 from engine.towers import BASE, TextTowers, TowerInfo
 from trainer.train import TrainConfig, TrainProgress, TrainResult, train
 
@@ -49,13 +50,6 @@ METRICS = (
 
 def _fmt(value: float | None) -> str:
     return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3f}"
-
-
-def _eta(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    seconds = int(seconds)
-    return f"{seconds // 60}:{seconds % 60:02d} left"
 
 
 class _RowsTableModel(QAbstractTableModel):
@@ -412,7 +406,8 @@ class TeachView(QWidget):
         if event.phase == "training":
             self.progress.setRange(0, event.total)
             self.progress.setValue(event.step)
-            self.train_status.setText(f"Step {event.step}/{event.total} · loss {event.loss:.3f} · {_eta(event.eta_s)}")
+            left = "" if event.eta_s is None else f" · {format_eta(event.eta_s)} left"
+            self.train_status.setText(f"Step {event.step}/{event.total} · loss {event.loss:.3f}{left}")
         elif event.result is None and event.message:
             self.train_status.setText(event.message[:1].upper() + event.message[1:] + "…")
 

@@ -2,6 +2,7 @@
 
     watching = LibraryWatching(state)      # after state.library is open
     watching.start()                       # reconciles, then follows the folders
+    watching.start(reconcile=False)        # follows the folders (after a cancelled run)
     watching.reconcile()                   # "check folders now" (a stat-only scan)
     watching.shutdown()                    # on quit: stop and wait (the graph is saved)
 
@@ -40,12 +41,12 @@ class LibraryWatching(QObject):
     def running(self) -> bool:
         return self._job is not None
 
-    def start(self) -> None:
-        """Start watching every registered folder (idempotent)."""
+    def start(self, reconcile: bool = True) -> None:
+        """Start watching every registered folder (idempotent); first reconcile them, unless told not to."""
         if self._job is not None:
             return
         self._watcher = Watcher(self.state.library, **self.watcher_options)
-        job = self.jobs.start(self._watcher.run, name="watcher")
+        job = self.jobs.start(self._watcher.run, name="watcher", reconcile=reconcile)
         job.signals.progress.connect(self._on_event)
         job.signals.error.connect(self._on_error)
         job.signals.finished.connect(self._on_finished)

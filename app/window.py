@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import os
 
-from PySide6.QtCore import QByteArray, QSettings, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QTabWidget, QVBoxLayout, QWidget
 
 from app.categories_view import CategoriesView
@@ -59,7 +59,7 @@ class MainWindow(QMainWindow):
         self.failures_dialog: FailuresDialog | None = None
 
         self.search_page = SearchPage(state, self.loader, self.folders_model, self.thumbnails)
-        self.views: list[QWidget] = [self.search_page, CategoriesView(state), TeachView(state)]
+        self.views: list[QWidget] = [self.search_page, CategoriesView(state, self.loader), TeachView(state)]
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         for view in self.views:
@@ -75,7 +75,6 @@ class MainWindow(QMainWindow):
         self.status = LibraryStatusBar()
         self.setStatusBar(self.status)
         self._build_menus()
-        self.search_page.search_bar.install_shortcuts(self)
 
         panel = self.search_page.folders_panel
         panel.add_requested.connect(self.choose_folder)
@@ -130,9 +129,17 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         self.quit_action = action(file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit, QAction.MenuRole.QuitRole)
         edit_menu = self.menuBar().addMenu("&Edit")
-        action(edit_menu, "&Find", self.search_page.search_bar.focus)
+        action(edit_menu, "&Find", self.find, QKeySequence.StandardKey.Find)
+        slash = QShortcut(QKeySequence("/"), self)  # a text field with focus still gets its '/'
+        slash.setContext(Qt.ShortcutContext.WindowShortcut)
+        slash.activated.connect(self.find)
         help_menu = self.menuBar().addMenu("&Help")
         self.about_action = action(help_menu, f"&About {APP_NAME}", self.show_about, None, QAction.MenuRole.AboutRole)
+
+    def find(self) -> None:
+        """Ctrl+F, '/' and Edit > Find from any tab: the Photos tab, its search field focused."""
+        self.tabs.setCurrentWidget(self.search_page)
+        self.search_page.search_bar.focus()
 
     def show_about(self) -> None:
         QMessageBox.about(
@@ -215,8 +222,8 @@ class MainWindow(QMainWindow):
         self.indexing_bar.finished(report)
         self.folders_model.set_busy([])
         self.search_page.set_indexing(False)
-        if self.loader.loaded and self.indexing.idle and report is not None and not report.cancelled:
-            self.watching.start()
+        if self.loader.loaded and self.indexing.idle and report is not None:
+            self._watch()
         if report is not None and not report.cancelled:
             self.status.showMessage(
                 f"Indexing done: {report.added:,} added, {report.updated:,} updated, "
@@ -245,19 +252,27 @@ class MainWindow(QMainWindow):
     # -- keeping the library in sync (watching, a pending model switch) ------------------
     def start_background_sync(self) -> None:
         """Once the model is loaded: resume a model switch left unfinished, and watch the
-        folders (after a stat-only reconcile) once no indexing run is busy with them.
+        folders once no indexing run is busy with them.
 
         The watcher waits for a run in progress so that the two do not embed the same new
-        photos twice, and it is not started after a run the person cancelled: its reconcile
-        would quietly finish what they asked to stop. The next run, or the next start, does.
+        photos twice.
         """
         if self.state.library.target is not None and not self.model_switch.running:
             self.model_switch.resume()
-        if not self.indexing.idle:
-            return  # _indexing_finished starts it
+        if self.indexing.idle:
+            self._watch()  # otherwise _indexing_finished does
+
+    def _watch(self) -> None:
+        """Follow the folders (idempotent; folders added later are found by its polling).
+
+        It starts with a stat-only reconcile, except after a run the person cancelled: they
+        asked to stop that run, not to stop following their folders, and the reconcile would
+        quietly finish what they stopped. New changes are still picked up (a change in a
+        folder indexes that folder); the rest waits for Resume, a re-scan, Check Folders for
+        Changes, or the next start.
+        """
         last = self.indexing.last_report
-        if last is None or not last.cancelled:
-            self.watching.start()  # idempotent; folders added later are found by its polling
+        self.watching.start(reconcile=last is None or not last.cancelled)
 
     def _watcher_progress(self, event: object) -> None:
         """New photos found by the watcher (a camera import, say) show in the indexing bar."""

@@ -48,6 +48,7 @@ from engine.catalog import (
 from engine.paths import RESOURCES
 
 if TYPE_CHECKING:
+    from engine.encoder import Encoder
     from engine.library import Library
 
 UNSORTED = "Unsorted"  # the bucket of photos no category takes; reserved as a category name
@@ -316,12 +317,16 @@ class Categories:
     def __init__(self, library: Library, templates: Sequence[str] | None = None) -> None:
         self.library = library
         self.catalog = library.catalog
-        self.encoder = library.encoder
         self.templates = tuple(templates) if templates is not None else load_templates()
         self._lock = threading.RLock()
         self._vectors: tuple[tuple, np.ndarray, np.ndarray] | None = None  # key, ids, matrix
-        self._texts: dict[tuple[str, str], np.ndarray] = {}  # (text version, text) -> unit vector
+        self._texts: dict[tuple[str, str, str], np.ndarray] = {}  # (space, text version, text) -> unit vector
         self._assignment: Assignment | None = None
+
+    @property
+    def encoder(self) -> Encoder:
+        """The library's serving model: a completed image-model switch replaces it (and its text tower)."""
+        return self.library.encoder
 
     # -- definitions ---------------------------------------------------------------------
     def all(self) -> list[CategoryInfo]:
@@ -411,11 +416,11 @@ class Categories:
     # -- assignment ----------------------------------------------------------------------
     def state_key(self) -> tuple:
         """What assignments depend on: (space, vector generation, text-tower version, revision)."""
-        space = self.library.space_id
+        encoder = self.encoder  # once: a switch may replace it meanwhile
         with self.catalog.reading() as s:
-            generation = space_generation(s, space)
+            generation = space_generation(s, encoder.space_id)
             row = s.get(Setting, REVISION_KEY)
-        return (space, generation, self.encoder.text_version, int(row.value) if row else 0)
+        return (encoder.space_id, generation, encoder.text_version, int(row.value) if row else 0)
 
     def assignment(self) -> Assignment:
         """Current assignments: from the cache when nothing they depend on changed."""
@@ -537,16 +542,19 @@ class Categories:
 
     def _ensembles(self, prompt_lists: Sequence[Sequence[str]]) -> np.ndarray:
         """Each category's prompt ensemble: unit mean of its prompts in every template."""
-        version = self.encoder.text_version
-        if any(v != version for v, _ in self._texts):
-            self._texts = {k: v for k, v in self._texts.items() if k[0] == version}
+        encoder = self.encoder
+        # Text vectors belong to a space as much as to a text-tower version: each image model
+        # has its own text tower, and every space starts at version 'base'.
+        tower = (encoder.space_id, encoder.text_version)
+        if any(k[:2] != tower for k in self._texts):
+            self._texts = {k: v for k, v in self._texts.items() if k[:2] == tower}
         filled = [[t.format(p) for p in prompts for t in self.templates] for prompts in prompt_lists]
-        missing = sorted({t for texts in filled for t in texts if (version, t) not in self._texts})
+        missing = sorted({t for texts in filled for t in texts if (*tower, t) not in self._texts})
         for start in range(0, len(missing), 256):
             chunk = missing[start : start + 256]
-            for t, vec in zip(chunk, self.encoder.encode_texts(chunk)):
-                self._texts[(version, t)] = vec
-        return np.stack([unit(np.mean([self._texts[(version, t)] for t in texts], axis=0)) for texts in filled])
+            for t, vec in zip(chunk, encoder.encode_texts(chunk)):
+                self._texts[(*tower, t)] = vec
+        return np.stack([unit(np.mean([self._texts[(*tower, t)] for t in texts], axis=0)) for texts in filled])
 
     def _check_name(self, name: str) -> str:
         name = " ".join(str(name).split())  # one line, single spaces

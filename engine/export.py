@@ -1,6 +1,8 @@
 """Sorting out to disk: one folder per category under a destination, by copy, link or move.
 
     plan = plan_export(groups, dest, "move")          # pure: what would happen (the dry run)
+    plan = plan_categories(categories, dest, "copy")  # the same, for saved categories
+    plan_lines(plan)                                  # the dry run as people read it
     for event in Exporter(library).run(plan): ...     # exactly that, journalled
     for event in Exporter(library).undo(): ...        # the last export, reversed
 
@@ -37,6 +39,7 @@ from sqlalchemy import select, update
 from engine.catalog import Folder, Photo, prefix_range
 
 if TYPE_CHECKING:
+    from engine.categories import Categories
     from engine.library import Library
 
 MODES = ("copy", "hardlink", "symlink", "move")
@@ -204,6 +207,24 @@ def plan_export(groups: Mapping[str, Sequence[tuple]], dest: str | Path, mode: s
             if mode == "move":
                 moved[photo_id] = category
     return Plan(dest, mode, create_dest, tuple(folders), tuple(operations), tuple(skipped))
+
+
+def plan_categories(categories: Categories, dest: str | Path, mode: str, multi: bool = False, names: Sequence[str] | None = None) -> Plan:
+    """What exporting saved categories (every one, or `names`) into DEST will do.
+
+    With `multi`, a photo goes into every category it passes, not only its best one.
+    """
+    wanted = list(names) if names else [c.name for c in categories.all()]
+    return plan_export(categories.groups(multi, wanted), dest, mode)
+
+
+def plan_lines(plan: Plan) -> list[str]:
+    """The dry run: one line per thing the export will do, in order."""
+    lines = [f"create folder {plan.dest}"] if plan.create_dest else []
+    lines += [f"create folder {f}" for f in plan.folders]
+    lines += [f"{op.mode} {op.source} -> {op.target}" for op in plan.operations]
+    lines += [f"skip {s.source}: {s.reason}" for s in plan.skipped]
+    return lines
 
 
 def _folder_for(dest: str, name: str, used: set[str]) -> str:

@@ -23,8 +23,9 @@ from engine.captions import (
     list_captions,
     photo_ids_for_paths,
 )
-from engine.commands import Context, ProgressLine, format_eta
+from engine.commands import Context, ProgressLine
 from engine.commands.core import cancel_on_interrupt
+from engine.progress import format_eta
 from engine.towers import BASE, TextTowers, TowerError
 
 

@@ -70,12 +70,3 @@ class ProgressLine:
             self.stream.write("\n")
             self.stream.flush()
         self._drawn = False
-
-
-def format_eta(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    seconds = int(seconds)
-    if seconds >= 3600:
-        return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
-    return f"{seconds // 60}m{seconds % 60:02d}s"

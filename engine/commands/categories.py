@@ -9,7 +9,7 @@ from collections.abc import Callable
 from engine.categories import UNSORTED, Categories, CategoryDraft, CategoryError
 from engine.commands import Context, ProgressLine
 from engine.commands.core import cancel_on_interrupt
-from engine.export import MODES, Exporter, ExportError, plan_export
+from engine.export import MODES, Exporter, ExportError, Plan, plan_categories, plan_lines
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -171,9 +171,7 @@ def cmd_sort(args: argparse.Namespace, ctx: Context) -> int:
 def cmd_export(args: argparse.Namespace, ctx: Context) -> int:
     if args.multi and args.mode == "move":
         raise ExportError("a photo can be moved into one folder only: use --mode copy, hardlink or symlink with --multi")
-    categories = Categories(ctx.library)
-    names = args.category or [c.name for c in categories.all()]
-    plan = plan_export({n: [(i, p) for i, p, _ in m] for n, m in categories.groups(args.multi, names).items()}, args.dest, args.mode)
+    plan = plan_categories(Categories(ctx.library), args.dest, args.mode, args.multi, args.category)
     if args.dry_run:
         if args.json:
             ctx.print_json({"dry_run": True, **plan.as_dict()})
@@ -201,16 +199,10 @@ def cmd_export(args: argparse.Namespace, ctx: Context) -> int:
     return 130 if report.cancelled else (1 if report.failed else 0)
 
 
-def _print_plan(plan, ctx: Context) -> None:  # noqa: ANN001 - engine.export.Plan
+def _print_plan(plan: Plan, ctx: Context) -> None:
     ctx.stdout.write(f"dry run: nothing is written. {plan.mode} {len(plan.operations)} photos into {plan.dest}\n")
-    if plan.create_dest:
-        ctx.stdout.write(f"create folder {plan.dest}\n")
-    for folder in plan.folders:
-        ctx.stdout.write(f"create folder {folder}\n")
-    for op in plan.operations:
-        ctx.stdout.write(f"{op.mode} {op.source} -> {op.target}\n")
-    for s in plan.skipped:
-        ctx.stdout.write(f"skip {s.source}: {s.reason}\n")
+    for line in plan_lines(plan):
+        ctx.stdout.write(line + "\n")
 
 
 def cmd_undo(args: argparse.Namespace, ctx: Context) -> int:

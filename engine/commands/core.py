@@ -9,8 +9,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
 
-from engine.commands import Context, ProgressLine, format_eta
+from engine.commands import Context, ProgressLine
 from engine.library import Filters
+from engine.progress import format_eta
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

@@ -6,8 +6,9 @@ import argparse
 import signal
 import threading
 
-from engine.commands import Context, ProgressLine, format_eta
+from engine.commands import Context, ProgressLine
 from engine.commands.core import cancel_on_interrupt
+from engine.progress import format_eta
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

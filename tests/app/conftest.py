@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import QTimer
 
 from tests.factories import make_library
 
 INDEX_TIMEOUT_MS = 90_000
 WAIT_MS = 20_000  # for refreshes that run as jobs: generous, for a busy two-core machine
+STALL_S = 0.1  # the window not answering for longer than this is a freeze a person notices
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -80,3 +84,18 @@ def search(qtbot, window, text: str) -> list[str]:
         qtbot.keyClick(field, "\r")
     qtbot.waitUntil(lambda: not page.searching, timeout=30_000)
     return shown_paths(window)
+
+
+def longest_stall(qtbot, until: Callable[[], bool], after_ms: int = 200) -> float:
+    """Seconds of the longest gap between GUI-thread timer ticks until `until()` holds (and a
+    little after, for the first paint): how long the window froze meanwhile."""
+    ticks = [time.perf_counter()]
+    timer = QTimer(interval=5)
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.start()
+    try:
+        qtbot.waitUntil(until, timeout=WAIT_MS)
+        qtbot.wait(after_ms)
+    finally:
+        timer.stop()
+    return max(b - a for a, b in zip(ticks, ticks[1:]))

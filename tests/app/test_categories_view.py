@@ -10,11 +10,14 @@ import torch
 from PySide6.QtCore import QItemSelectionModel, QMimeData, Qt
 from sqlalchemy import select
 
-from app.categories_view import PHOTO_IDS_MIME, CategoriesView, plan_lines
+from app.categories_view import PHOTO_IDS_MIME, CategoriesView, DryRun
+from app.engine_loader import EngineLoader
 from app.state import AppState
 from app.worker import Jobs
 from engine.catalog import Photo
 from engine.categories import UNSORTED, Categories, CategoryDraft
+from engine.export import Operation, Plan, plan_lines
+from tests.app.conftest import STALL_S, longest_stall
 from tests.conftest import OUTPUT, run_all
 from tests.factories import make_library
 
@@ -32,7 +35,7 @@ def photos(library, tmp_path: Path) -> dict[str, list[Path]]:
 def view(qtbot, library, photos):
     jobs = Jobs()
     state = AppState(library, jobs)
-    widget = CategoriesView(state)
+    widget = CategoriesView(state, EngineLoader(state))
     qtbot.addWidget(widget)
     widget.resize(1100, 600)
     widget.show()
@@ -78,6 +81,28 @@ def test_a_new_category_previews_live_and_appears_in_the_list_with_its_count(vie
     assert Categories(library).get("reds").examples == tuple(sorted(str(p) for p in photos["red_stripes"][:2]))
     OUTPUT.mkdir(exist_ok=True)
     view.grab().save(str(OUTPUT / "categories_view.png"))
+
+
+def test_the_model_is_left_to_the_engine_loader_until_the_view_is_shown(qtbot, library, photos, make_library_obj):
+    Categories(library).add(CategoryDraft("stripes", prompts=("stripes",)))  # scoring it needs the model
+    library.close()
+    reopened = make_library_obj()  # the next start: nothing loaded yet
+    jobs = Jobs()
+    state = AppState(reopened, jobs)
+    loader = EngineLoader(state)
+    view = CategoriesView(state, loader)
+    qtbot.addWidget(view)
+    try:
+        qtbot.wait(1500)
+        # A hidden tab loads nothing by itself: a first-time download goes through the
+        # loader (with its progress dialog) and the window learns the model is ready.
+        assert not reopened.encoder.loaded and view.overview is None
+        with qtbot.waitSignal(loader.ready, timeout=WAIT):
+            view.show()
+        wait(qtbot, view, lambda: view.overview is not None)
+        assert view.list_model.names == ["stripes", UNSORTED] and sum(counts(view).values()) == 12
+    finally:
+        jobs.shutdown()
 
 
 def test_threshold_moves_photos_between_caught_and_borderline_live(view, qtbot):
@@ -129,7 +154,9 @@ def test_export_shows_the_dry_run_first_then_does_exactly_it_and_undo_reverses_i
     view.start_export(str(dest), "copy")
     wait(qtbot, view, lambda: view.export_dialog is not None and view.export_dialog.isVisible())
     plan = view.export_dialog.plan
-    assert view.export_dialog.lines.toPlainText().splitlines() == plan_lines(plan)
+    model = view.export_dialog.lines.model()
+    shown = [model.index(row).data() for row in range(model.rowCount())]
+    assert shown == plan_lines(plan) and shown[0] == f"create folder {dest}" and len(shown) == 1 + 1 + 12
     assert len(plan.operations) == 12 and not dest.exists()  # nothing touched before accepting
 
     view.export_dialog.export_button.click()
@@ -140,6 +167,26 @@ def test_export_shows_the_dry_run_first_then_does_exactly_it_and_undo_reverses_i
     view.undo_button.click()
     wait(qtbot, view, lambda: not dest.exists())
     wait(qtbot, view, lambda: "Undone" in view.status_label.text())
+
+
+def test_a_dry_run_of_a_hundred_thousand_photos_shows_without_freezing_the_view(view, qtbot, monkeypatch, tmp_path: Path):
+    dest = tmp_path / "out"
+    operations = tuple(
+        Operation("copy", "everything", i, f"/photos/2024/IMG_{i:06d}.jpg", f"{dest}/everything/IMG_{i:06d}.jpg") for i in range(100_000)
+    )
+    plan = Plan(str(dest), "copy", True, (f"{dest}/everything",), operations, ())
+
+    def large_plan(*_args: object) -> DryRun:  # in the job, as a library of 100k photos would plan
+        return DryRun(plan, plan_lines(plan))
+
+    monkeypatch.setattr("app.categories_view.export_plan", large_plan)
+    view.start_export(str(dest), "copy")
+    stall = longest_stall(qtbot, lambda: view.export_dialog is not None and view.export_dialog.isVisible())
+    assert stall < STALL_S, f"the view froze for {stall * 1000:.0f} ms"
+    model = view.export_dialog.lines.model()
+    assert model.rowCount() == 2 + 100_000
+    assert model.index(model.rowCount() - 1, 0).data() == f"copy /photos/2024/IMG_099999.jpg -> {dest}/everything/IMG_099999.jpg"
+    view.export_dialog.reject()
 
 
 def test_a_text_tower_change_recomputes_the_list(view, library, photos, qtbot):

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 from PySide6.QtCore import Qt
 
-from tests.app.conftest import INDEX_TIMEOUT_MS, WAIT_MS, add_and_index
+from engine.library import FailureInfo
+from app.window import WARM_UP_MS
+from tests.app.conftest import INDEX_TIMEOUT_MS, STALL_S, WAIT_MS, add_and_index, longest_stall, settle
 
 
 def test_missing_weights_offline_get_the_engines_message(qtbot, make_window, photos: Path):
@@ -49,10 +52,26 @@ def test_unreadable_files_are_counted_and_listed_with_reasons(qtbot, window, pho
     assert "2 could not be indexed" in status.failures.text()
     qtbot.mouseClick(status.failures, Qt.MouseButton.LeftButton)
     dialog = window.failures_dialog
-    qtbot.waitUntil(lambda: dialog.table.rowCount() == 2, timeout=WAIT_MS)
-    rows = {Path(dialog.table.item(r, 0).text()).name: dialog.table.item(r, 1).text() for r in range(2)}
+    model = dialog.table.model()
+    qtbot.waitUntil(lambda: model.rowCount() == 2, timeout=WAIT_MS)
+    rows = {Path(model.index(r, 0).data()).name: model.index(r, 1).data() for r in range(2)}
     assert set(rows) == {"broken.jpg", "empty.png"}
     assert "empty" in rows["empty.png"] and rows["broken.jpg"]
+    dialog.close()
+
+
+def test_a_long_failures_list_opens_without_freezing_the_window(qtbot, window, monkeypatch):
+    now = datetime.now()
+    failures = [FailureInfo(f"/photos/scans/{i:06d}.jpg", "cannot identify image file", now) for i in range(100_000)]
+    monkeypatch.setattr(window.state.library, "failures", lambda: failures)  # a large library's list
+    qtbot.wait(WARM_UP_MS + 500)  # the window's own start-up work (importing the model code) is done
+    settle(qtbot, window)
+    dialog = window.show_failures()
+    model = dialog.table.model()
+    stall = longest_stall(qtbot, lambda: model.rowCount() == len(failures))
+    assert stall < STALL_S, f"the window froze for {stall * 1000:.0f} ms"
+    assert "100,000 files could not be indexed" in dialog.summary.text()
+    assert model.index(99_999, 0).data() == "/photos/scans/099999.jpg"
     dialog.close()
 
 

@@ -70,7 +70,28 @@ def test_changes_made_while_the_app_was_closed_are_found_at_start(qtbot, make_li
         window.close()
 
 
-def test_a_cancelled_run_is_not_finished_behind_the_persons_back(qtbot, window, tmp_path: Path):
+def test_a_library_with_a_saved_category_watches_its_folders_from_the_start(qtbot, make_library_obj, tmp_path: Path):
+    from engine.categories import Categories, CategoryDraft
+
+    root = tmp_path / "pics"
+    make_library(root, per_concept=2, size=(96, 72))
+    library = make_library_obj()
+    run_all(library.index_folders([root]))
+    Categories(library).add(CategoryDraft("stripes", prompts=("stripes",)))  # its scores need the model
+    library.close()
+
+    window = build_window(make_library_obj())
+    window.show()
+    try:
+        qtbot.waitUntil(lambda: "8 photos" in window.status.photos.text(), timeout=WAIT_MS)
+        added = make_photo(root / "copied-in.jpg", "green_noise", seed=78, size=(96, 72))
+        qtbot.waitUntil(lambda: "9 photos" in window.status.photos.text(), timeout=30_000)
+        assert str(added) in {r.path for r in window.state.library.search("noise", limit=50)}
+    finally:
+        window.close()
+
+
+def test_a_cancelled_run_is_not_finished_behind_the_persons_back_but_watching_goes_on(qtbot, window, tmp_path: Path):
     make_library(tmp_path / "many", per_concept=16, size=(96, 72))  # 64 photos: 4 batches
     bar = window.indexing_bar
 
@@ -83,9 +104,17 @@ def test_a_cancelled_run_is_not_finished_behind_the_persons_back(qtbot, window, 
         window.add_folders([str(tmp_path / "many")])
     indexed = first.args[0].added
     assert 0 < indexed < 64
+    library = window.state.library
+    # The person stopped that run, not the following of their folders: watching starts, but
+    # without the start-up reconcile, which would index the rest of what they cancelled.
+    qtbot.waitUntil(lambda: window.watching.running, timeout=WAIT_MS)
     qtbot.wait(1500)
-    assert not window.watching.running  # its reconcile would index the rest
-    assert window.state.library.status()["photos"] == indexed
+    assert library.status()["photos"] == indexed
+    new = make_photo(tmp_path / "many" / "from-camera" / "IMG_0001.jpg", "yellow_rings", seed=42, size=(96, 72))
+    qtbot.waitUntil(lambda: library.status()["photos"] == indexed + 1, timeout=30_000)
+    assert str(new) in {r.path for r in library.search("rings", limit=100)}
+    qtbot.wait(1500)
+    assert library.status()["photos"] == indexed + 1
 
 
 def test_switching_the_image_model_from_the_window_keeps_search_working(qtbot, window, photos: Path):

@@ -136,6 +136,23 @@ def test_keyboard_focus_search_arrows_and_quit(qtbot, window, photos: Path):
     qtbot.waitUntil(lambda: not window.isVisible(), timeout=WAIT_MS)
 
 
+def test_find_shortcuts_from_another_tab_open_the_photos_tab_and_focus_the_search_field(qtbot, window):
+    page = window.search_page
+    categories = window.views[1]
+    for keys in ((Qt.Key.Key_F, Qt.KeyboardModifier.ControlModifier), (Qt.Key.Key_Slash, Qt.KeyboardModifier.NoModifier)):
+        window.tabs.setCurrentWidget(categories)
+        categories.category_list.setFocus()
+        qtbot.waitUntil(categories.category_list.hasFocus, timeout=WAIT_MS)
+        qtbot.keyClick(categories.category_list, *keys)
+        assert window.tabs.currentWidget() is page
+        qtbot.waitUntil(page.search_bar.field.hasFocus, timeout=WAIT_MS)
+    # A '/' typed into a text field elsewhere is just a character.
+    window.tabs.setCurrentWidget(categories)
+    categories.name_edit.setFocus()
+    qtbot.keyClicks(categories.name_edit, "a/b")
+    assert categories.name_edit.text() == "a/b" and window.tabs.currentWidget() is categories
+
+
 def test_selection_is_published_and_results_drag_out_as_file_urls(qtbot, window, photos: Path):
     add_and_index(qtbot, window, photos)
     search(qtbot, window, "checks")

@@ -253,3 +253,21 @@ def test_command_line_add_list_sort_remove(home, photos, library, capsys):
     capsys.readouterr()
     assert main([*base, "sort", "--json", "--multi"]) == 0
     assert set(json.loads(capsys.readouterr().out)) == {"blues", UNSORTED}
+
+
+def test_an_image_model_switch_scores_categories_with_the_new_models_text_tower(cats, library, photos):
+    from engine.spaces import ModelChoice
+
+    cats.add(CategoryDraft("stripes", prompts=("stripes",)))
+    cats.add(CategoryDraft("checks", prompts=("checks",)))
+    before = cats.assignment()
+    assert library.request_model(ModelChoice("tiny-test-b")) == "building"
+    list(library.build_space())
+    assert library.space_id == "tiny-test-b--random-seed1" and library.space_id != before.key[0]
+    after = cats.assignment()
+    fresh = Categories(library).assignment()
+    assert after.key == fresh.key and after.key[0] == library.space_id
+    # Scores of the new space's photo vectors against the new model's text vectors, the same
+    # as a Categories made after the switch (the old tower's vectors were not kept).
+    np.testing.assert_allclose(after.scores, fresh.scores, atol=1e-5)
+    assert not np.allclose(after.scores, before.scores, atol=1e-3)
