@@ -50,7 +50,8 @@ def synthetic_home(count: int, encoder: Encoder, files: bool, seed: int = 0) -> 
         built = True
         _build(folder, count, encoder, files, seed)
 
-    key = f"home-{count}-{'files' if files else 'nofiles'}-{encoder.space_id}-s{seed}-v2"
+    probe = VectorIndex(Path("."), encoder.space_id, 1)  # the graph's build settings are part of the recipe
+    key = f"home-{count}-{'files' if files else 'nofiles'}-{encoder.space_id}-s{seed}-m{probe.m}-efc{probe.ef_construction}-v2"
     folder = cached_dir(key, build)
     return SyntheticHome(Paths(folder / "home"), folder / "photos", count, time.monotonic() - started if built else 0.0)
 

@@ -33,9 +33,12 @@ class VectorIndex:
         folder: Path,
         space_id: str,
         dim: int,
-        m: int = 16,
-        ef_construction: int = 100,
-        ef_search: int = 256,
+        # Measured on 1M clustered vectors (bench search): M=16, ef_construction=100 topped out
+        # at recall@20 0.957 however large ef_search was; M=32, ef_construction=200 reaches
+        # 0.985 at ef_search 512, for 1-2 ms more per query and twice the build time.
+        m: int = 32,
+        ef_construction: int = 200,
+        ef_search: int = 512,
         exact_below: int = 2000,  # candidate sets up to this size are searched exactly
     ) -> None:
         self.folder = folder
