@@ -11,7 +11,7 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt, Signal, Slot
+from PySide6.QtCore import QModelIndex, QObject, QPersistentModelIndex, Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -31,13 +31,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.rows_table_model import ObjectRole, RowsTableModel
 from app.state import AppState
 from engine.captions import CaptionInfo, add_captions, delete_captions, edit_caption, import_file, import_metadata, list_captions
 from engine.progress import format_eta
 from engine.towers import BASE, TextTowers, TowerInfo
 from trainer.train import TrainConfig, TrainProgress, TrainResult, train
 
-ObjectRole = Qt.ItemDataRole.UserRole + 1  # the domain object of a row
 
 METRICS = (
     ("recall@1", "Held-out recall@1"),
@@ -52,38 +52,13 @@ def _fmt(value: float | None) -> str:
     return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3f}"
 
 
-class _RowsTableModel(QAbstractTableModel):
-    """A table of `rows` under the column titles `HEADERS`: what both tables here share."""
-
-    HEADERS: tuple[str, ...] = ()
-    rows: list
-
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008, N802
-        return 0 if parent.isValid() else len(self.rows)
-
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008, N802
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.HEADERS[section]
-        return None
-
-
-class CaptionTableModel(_RowsTableModel):
+class CaptionTableModel(RowsTableModel):
     """Captions as rows: photo, caption (editable), source, split."""
 
     HEADERS = ("Photo", "Caption", "Source", "Split")
     edit_requested = Signal(int, str)  # caption id, new text: the view stores it in a job
 
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.rows: list[CaptionInfo] = []
-
-    def set_rows(self, rows: list[CaptionInfo]) -> None:
-        self.beginResetModel()
-        self.rows = list(rows)
-        self.endResetModel()
+    rows: list[CaptionInfo]
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
@@ -112,7 +87,7 @@ class CaptionTableModel(_RowsTableModel):
         return True
 
 
-class TowerTableModel(_RowsTableModel):
+class TowerTableModel(RowsTableModel):
     """Text-tower versions (base first): active mark, version, date, held-out recall, drift."""
 
     HEADERS = ("Active", "Version", "Created", "Recall@5 after", "Generic similarity")
@@ -122,7 +97,7 @@ class TowerTableModel(_RowsTableModel):
         self.rows: list[TowerInfo | None] = []  # None is the base tower
         self.active = BASE
 
-    def set_rows(self, active: str, rows: list[TowerInfo]) -> None:
+    def set_versions(self, active: str, rows: list[TowerInfo]) -> None:
         self.beginResetModel()
         self.active, self.rows = active, [None, *rows]
         self.endResetModel()
@@ -438,7 +413,7 @@ class TeachView(QWidget):
     # -- versions --------------------------------------------------------------------------
     def refresh_versions(self) -> None:
         towers = TextTowers.of(self.state.library)
-        show = self._latest("versions", lambda r: self.towers.set_rows(*r))
+        show = self._latest("versions", lambda r: self.towers.set_versions(*r))
         self._job(lambda: (towers.active(), towers.versions()), on_result=show, name="versions")
 
     def use_selected_version(self) -> None:
