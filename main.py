@@ -24,6 +24,7 @@ from trainer import commands as trainer_commands
 COMMAND_MODULES = (core_commands, sync_commands, categories_commands, trainer_commands)
 
 PROG = "litphotos"
+BUILDERS = (None, "spaces", "watch")  # the app and these commands build a requested space themselves
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -90,8 +91,12 @@ def compose(args: argparse.Namespace):  # noqa: ANN201 - engine.library.Library
             logging.getLogger(__name__).warning("dropping the pending switch to %s: %s", pending.key, exc)
             spaces.set_target(catalog, None)
     library = Library(paths, catalog, encoder, target=target, models=models)
-    if requested is not None:
-        library.request_model(requested)
+    if requested is not None and library.request_model(requested) == "building" and args.command not in BUILDERS:
+        print(
+            f"{PROG}: note: {requested.key} is a new embedding space; searches use {serving.key} until "
+            f"`{PROG} spaces build` (or the app, or `watch`) has embedded every photo with it",
+            file=sys.stderr,
+        )
     TextTowers.of(library).apply_active()  # the text-tower version chosen last time (applied when the model loads)
     return library
 

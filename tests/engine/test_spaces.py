@@ -13,7 +13,7 @@ import pytest
 
 from engine.library import SpaceError
 from engine.commands import Context
-from main import build_parser, compose
+from main import build_parser, compose, main
 from tests.conftest import run_all
 from tests.factories import make_library, make_photo
 
@@ -140,11 +140,10 @@ def cli(home: Path, *argv: str) -> tuple[int, str]:
     try:
         return args.handler(args, ctx), out.getvalue()
     finally:
-        if ctx._library is not None:
-            ctx._library.close()
+        ctx.close()
 
 
-def test_spaces_commands_list_build_and_delete(open_lib, home: Path, tmp_path: Path):
+def test_spaces_commands_list_build_and_delete(open_lib, home: Path, tmp_path: Path, capsys):
     make_library(tmp_path / "pics", per_concept=1)
     lib = open_lib("--model", "tiny-test")
     run_all(lib.index_folders([tmp_path / "pics"]))
@@ -154,6 +153,10 @@ def test_spaces_commands_list_build_and_delete(open_lib, home: Path, tmp_path: P
         (A, True, False, 0),
         (B, False, True, 4),
     ]
+    # Any other command says how the switch gets done, and still answers from the old space.
+    assert main(["--home", str(home), "--offline", "--model", "tiny-test-b", "search", "stripes", "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert len(json.loads(out)) == 4 and "searches use tiny-test until `litphotos spaces build`" in err
     assert cli(home, "spaces", "build") == (0, "searching with tiny-test-b now\n")
     code, out = cli(home, "spaces", "list", "--json")
     assert [(s["id"], s["serving"], s["embedded"]) for s in json.loads(out)] == [(B, True, 4), (A, False, 4)]
