@@ -24,8 +24,7 @@ def cli(home: Path, *argv: str) -> tuple[int, str, str]:
     try:
         code = int(args.handler(args, ctx) or 0)
     finally:
-        if ctx._library is not None:
-            ctx._library.close()
+        ctx.close()
     return code, out.getvalue(), err.getvalue()
 
 
