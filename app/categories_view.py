@@ -35,7 +35,9 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListView,
     QListWidget,
+    QMessageBox,
     QPlainTextEdit,
+    QProgressDialog,
     QPushButton,
     QSplitter,
     QTableView,
@@ -45,6 +47,7 @@ from PySide6.QtWidgets import (
 
 from app.engine_loader import EngineLoader
 from app.state import AppState
+from app.worker import Worker
 from engine.categories import UNSORTED, Categories, CategoryDraft, CategoryInfo, Member, Preview
 from engine.export import MODES, Exporter, Plan, plan_categories, plan_lines
 
@@ -316,6 +319,8 @@ class CategoriesView(QWidget):
         self.overview: Overview | None = None
         self.preview: Preview | None = None
         self.export_dialog: ExportDialog | None = None
+        self.progress_dialog: QProgressDialog | None = None  # of the export or undo under way
+        self.undo_box: QMessageBox | None = None
         self.editing: str | None = None  # the saved category in the editor; None: a new one
         self._loading_editor = False
         self._syncing = False
@@ -482,7 +487,7 @@ class CategoriesView(QWidget):
             self._categories = Categories(self.state.library)
         return self._categories
 
-    def _start(self, kind: str, fn: Callable[..., Any], *args: Any, on_result: Callable[[Any], None]) -> bool:
+    def _start(self, kind: str, fn: Callable[..., Any], *args: Any, on_result: Callable[[Any], None]) -> Worker:
         """Run `fn` as a job; its result reaches `on_result` unless a newer `kind` job was started."""
         token = self._serial.get(kind, 0) + 1
         self._serial[kind] = token
@@ -500,7 +505,7 @@ class CategoriesView(QWidget):
         job.signals.result.connect(reply.result)
         job.signals.error.connect(reply.error)
         job.signals.finished.connect(reply.finished)
-        return True
+        return job
 
     def _say(self, message: str) -> None:
         self.status_label.setText(message)
@@ -752,26 +757,68 @@ class CategoriesView(QWidget):
     def _run_export(self, plan: Plan) -> None:
         exporter = Exporter(self.state.library)
         self._say(f"Exporting {len(plan.operations)} photos…")
-        self._start("export", exporter.run, plan, on_result=self._exported)
+        job = self._start("export", exporter.run, plan, on_result=self._exported)
+        self._follow(job, "Export", f"{plan.mode.capitalize()} {len(plan.operations)} photos into {plan.dest}…")
+
+    def _follow(self, job: Worker, title: str, text: str) -> None:
+        """Progress and Cancel for an export or an undo; Export and Undo wait until it is over."""
+        dialog = QProgressDialog(text, "Cancel", 0, 0, self)
+        dialog.setWindowTitle(title)
+        dialog.setMinimumDuration(400)  # a small export is over before a dialog would flash up
+        dialog.setAutoClose(False)
+        dialog.setAutoReset(False)
+        dialog.canceled.connect(job.cancel)
+
+        def show(event: Any) -> None:
+            if event.report is None and event.total:
+                dialog.setMaximum(event.total)
+                dialog.setValue(event.done)
+
+        def over() -> None:
+            dialog.close()
+            for button in (self.export_button, self.undo_button):
+                button.setEnabled(True)
+
+        job.signals.progress.connect(show)
+        job.signals.finished.connect(over)
+        for button in (self.export_button, self.undo_button):
+            button.setEnabled(False)
+        self.progress_dialog = dialog
 
     def _exported(self, event: Any) -> None:
         report = event.report
-        self._say(
-            f"Exported {len(report.done)} photos to {report.plan.dest}"
-            f"{f', {len(report.failed)} failed' if report.failed else ''}. Undo reverses it."
-        )
+        done = f"Exported {len(report.done)} photos to {report.plan.dest}"
+        if report.cancelled:
+            done = f"Export cancelled after {len(report.done)} of {len(report.plan.operations)} photos"
+        self._say(f"{done}{f', {len(report.failed)} failed' if report.failed else ''}. Undo reverses it.")
         if report.plan.mode == "move":
             self.state.library_changed.emit()  # photos changed paths: other views reload too
 
     def undo(self) -> None:
-        """Reverse the last export (a job)."""
+        """Ask, then reverse the last export (a job with progress and Cancel)."""
         if self.state.library is None:
             return
+        box = QMessageBox(
+            QMessageBox.Icon.Question, "Undo the last export",
+            "Undo the last export?\n\nPhotos it moved go back where they were; the copies and links it made "
+            "are deleted, and the folders it created once they are empty. Files it did not make are never touched.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, self,
+        )
+        confirm = box.button(QMessageBox.StandardButton.Yes)
+        confirm.setText("Undo")
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.buttonClicked.connect(lambda button: self._run_undo() if button is confirm else None)
+        self.undo_box = box
+        box.open()
+
+    def _run_undo(self) -> None:
         self._say("Undoing the last export…")
-        self._start("undo", Exporter(self.state.library).undo, on_result=self._undone)
+        job = self._start("undo", Exporter(self.state.library).undo, on_result=self._undone)
+        self._follow(job, "Undo", "Undoing the last export…")
 
     def _undone(self, event: Any) -> None:
         report = event.report
         kept = f"; left alone: {len(report.kept)}" if report.kept else ""
-        self._say(f"Undone: {len(report.restored)} moved back, {len(report.removed)} copies or links removed{kept}")
+        what = "Undo cancelled, part done" if report.cancelled else "Undone"
+        self._say(f"{what}: {len(report.restored)} moved back, {len(report.removed)} copies or links removed{kept}")
         self.state.library_changed.emit()

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 from PySide6.QtCore import QItemSelectionModel, QMimeData, Qt
+from PySide6.QtWidgets import QMessageBox, QPushButton
 from sqlalchemy import select
 
 from app.categories_view import PHOTO_IDS_MIME, CategoriesView, DryRun
@@ -164,9 +165,31 @@ def test_export_shows_the_dry_run_first_then_does_exactly_it_and_undo_reverses_i
     assert sorted(os.listdir(dest / "everything")) == sorted(Path(o.target).name for o in plan.operations)
     wait(qtbot, view, lambda: "Exported 12" in view.status_label.text())
 
+    view.undo_button.click()  # asks first: Cancel leaves the export alone
+    wait(qtbot, view, lambda: view.undo_box is not None and view.undo_box.isVisible())
+    view.undo_box.button(QMessageBox.StandardButton.Cancel).click()
+    assert len(os.listdir(dest / "everything")) == 12
     view.undo_button.click()
+    wait(qtbot, view, lambda: view.undo_box.isVisible())
+    view.undo_box.button(QMessageBox.StandardButton.Yes).click()
     wait(qtbot, view, lambda: not dest.exists())
     wait(qtbot, view, lambda: "Undone" in view.status_label.text())
+
+
+def test_an_export_can_be_cancelled_from_its_progress_dialog(view, library, photos, qtbot, tmp_path: Path):
+    Categories(library).add(CategoryDraft("everything", threshold=-1.0))
+    view.state.categories_changed.emit()
+    wait(qtbot, view, lambda: "everything" in view.list_model.names)
+    dest = tmp_path / "out"
+    view.start_export(str(dest), "move")
+    wait(qtbot, view, lambda: view.export_dialog is not None and view.export_dialog.isVisible())
+    view.export_dialog.export_button.click()
+    assert not view.export_button.isEnabled() and not view.undo_button.isEnabled()  # one export at a time
+    (cancel,) = [b for b in view.progress_dialog.findChildren(QPushButton) if b.text() == "Cancel"]
+    cancel.click()  # before its first photo: the job stops between photos
+    wait(qtbot, view, lambda: "Export cancelled after 0 of 12 photos" in view.status_label.text())
+    assert view.export_button.isEnabled() and view.undo_button.isEnabled()
+    assert all(p.exists() for paths in photos.values() for p in paths)  # nothing moved
 
 
 def test_a_dry_run_of_a_hundred_thousand_photos_shows_without_freezing_the_view(view, qtbot, monkeypatch, tmp_path: Path):
