@@ -62,6 +62,10 @@ class MainWindow(QMainWindow):
         self.views: list[QWidget] = [self.search_page, CategoriesView(state, self.loader), TeachView(state)]
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
+        # A photo dragged from the grid over the Categories tab opens it, so that it can be
+        # dropped on a category there (pinning it).
+        self.tabs.tabBar().setChangeCurrentOnDrag(True)
+        self.tabs.tabBar().setAcceptDrops(True)
         for view in self.views:
             self.tabs.addTab(view, getattr(view, "title", type(view).__name__))
         self.indexing_bar = IndexingBar()

@@ -6,7 +6,10 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QGuiApplication, QKeySequence
+from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import QApplication
+
+from app.categories_view import CategoriesView
 
 from tests.app.conftest import WAIT_MS, add_and_index, search, shown_paths
 from tests.conftest import OUTPUT
@@ -168,6 +171,14 @@ def test_selection_is_published_and_results_drag_out_as_file_urls(qtbot, window,
     mime = model.mimeData([model.index(0), model.index(2)])
     assert [u.toLocalFile() for u in mime.urls()] == [model.results()[0].path, model.results()[2].path]
     assert model.flags(model.index(0)) & Qt.ItemFlag.ItemIsDragEnabled
+    # Dragged over the Categories tab, the photos open it (to be dropped on a category there).
+    bar = window.tabs.tabBar()
+    (categories,) = [v for v in window.views if isinstance(v, CategoriesView)]
+    over = bar.tabRect(window.tabs.indexOf(categories)).center()
+    for event in (QDragEnterEvent(over, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier),
+                  QDragMoveEvent(over, Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)):
+        QApplication.sendEvent(bar, event)
+    qtbot.waitUntil(lambda: window.tabs.currentWidget() is categories, timeout=WAIT_MS)
 
 
 def test_other_views_can_queue_indexing_and_announce_a_text_tower(qtbot, window, photos: Path):
