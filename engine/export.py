@@ -517,11 +517,18 @@ def _check_inside(folder: str, real_dest: str) -> None:
         raise ExportError(f"refusing to write outside the destination: {folder} leads to {real}")
 
 
-def _copy_exclusive(src: str, dst: str) -> None:
-    """Copy with metadata; fails if `dst` exists. A failed copy leaves no partial file."""
+def _copy_exclusive(src: str, dst: str, durable: bool = False) -> None:
+    """Copy with metadata; fails if `dst` exists. A failed copy leaves no partial file.
+
+    `durable`: the copy is on disk (fsynced, with its folder entry) before this returns, as a
+    move must make sure before it deletes the original.
+    """
     with open(src, "rb") as fin, open(dst, "xb") as fout:
         try:
             shutil.copyfileobj(fin, fout, 1 << 20)
+            if durable:
+                fout.flush()
+                os.fsync(fout.fileno())
         except BaseException:
             fout.close()
             os.unlink(dst)
@@ -536,5 +543,6 @@ def _move_exclusive(src: str, dst: str) -> None:
     except OSError as exc:
         if exc.errno not in (errno.EXDEV, errno.EPERM, errno.ENOTSUP, errno.EMLINK, errno.EOPNOTSUPP):
             raise
-        _copy_exclusive(src, dst)
+        _copy_exclusive(src, dst, durable=True)  # a power cut after the unlink must not lose both
+        _fsync_dir(os.path.dirname(dst))
     os.unlink(src)

@@ -102,6 +102,31 @@ def test_every_mode_does_exactly_what_the_dry_run_listed_and_undo_reverses_it(so
         run_undo(library)
 
 
+def test_a_move_to_another_drive_copies_durably_then_deletes_and_undo_brings_it_back(sorted_library, tmp_path: Path, monkeypatch):
+    # Another drive is what the file system says when a hard link across it is asked for
+    # (EXDEV); this machine's temp folders are on one drive, so the refusal is made here.
+    import errno
+
+    import engine.export
+
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(engine.export.os, "link", lambda *a, **k: (_ for _ in ()).throw(OSError(errno.EXDEV, "Invalid cross-device link")))
+    monkeypatch.setattr(engine.export.os, "fsync", lambda fd: (synced.append(os.readlink(f"/proc/self/fd/{fd}")), real_fsync(fd))[1])
+    library, cats, _ = sorted_library
+    pics, dest = tmp_path / "pics", tmp_path / "sorted"
+    before = tree(pics)
+    plan = plan_export(groups_of(cats), dest, "move")
+    report = run_export(library, plan)
+    assert report.done == list(plan.operations) and not report.failed
+    for op in plan.operations:
+        assert not os.path.exists(op.source)
+        assert hashlib.sha256(Path(op.target).read_bytes()).hexdigest() == before[op.source]
+        assert op.target in synced  # the copy reached the disk before its original was deleted
+    run_undo(library)
+    assert tree(pics) == before
+
+
 def test_name_clashes_get_unique_names_and_nothing_is_overwritten(library, tmp_path: Path):
     a = make_photo(tmp_path / "pics" / "one" / "IMG_0001.jpg", "red_stripes", seed=1, size=(64, 48))
     b = make_photo(tmp_path / "pics" / "two" / "IMG_0001.jpg", "red_stripes", seed=2, size=(64, 48))
