@@ -147,13 +147,18 @@ def test_unsorted_bucket_lists_what_no_category_takes(view, library, photos, qtb
     assert "Unsorted: 12" in view.preview_label.text()
 
 
-def test_export_shows_the_dry_run_first_then_does_exactly_it_and_undo_reverses_it(view, library, photos, qtbot, tmp_path: Path):
+def dry_run_of_everything(view, library, qtbot, dest: Path, mode: str) -> None:
+    """A category that catches every photo, and its export's dry run shown."""
     Categories(library).add(CategoryDraft("everything", threshold=-1.0))
     view.state.categories_changed.emit()
     wait(qtbot, view, lambda: "everything" in view.list_model.names)
-    dest = tmp_path / "out"
-    view.start_export(str(dest), "copy")
+    view.start_export(str(dest), mode)
     wait(qtbot, view, lambda: view.export_dialog is not None and view.export_dialog.isVisible())
+
+
+def test_export_shows_the_dry_run_first_then_does_exactly_it_and_undo_reverses_it(view, library, photos, qtbot, tmp_path: Path):
+    dest = tmp_path / "out"
+    dry_run_of_everything(view, library, qtbot, dest, "copy")
     plan = view.export_dialog.plan
     model = view.export_dialog.lines.model()
     shown = [model.index(row).data() for row in range(model.rowCount())]
@@ -177,12 +182,8 @@ def test_export_shows_the_dry_run_first_then_does_exactly_it_and_undo_reverses_i
 
 
 def test_an_export_can_be_cancelled_from_its_progress_dialog(view, library, photos, qtbot, tmp_path: Path):
-    Categories(library).add(CategoryDraft("everything", threshold=-1.0))
-    view.state.categories_changed.emit()
-    wait(qtbot, view, lambda: "everything" in view.list_model.names)
     dest = tmp_path / "out"
-    view.start_export(str(dest), "move")
-    wait(qtbot, view, lambda: view.export_dialog is not None and view.export_dialog.isVisible())
+    dry_run_of_everything(view, library, qtbot, dest, "move")
     view.export_dialog.export_button.click()
     assert not view.export_button.isEnabled() and not view.undo_button.isEnabled()  # one export at a time
     (cancel,) = [b for b in view.progress_dialog.findChildren(QPushButton) if b.text() == "Cancel"]
