@@ -46,11 +46,16 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeDecorator
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
-# Migration steps: SCHEMA_VERSION n -> n+1, one function each, explained.
-# (Version 1 is the first release: there is nothing to migrate from yet.)
-MIGRATIONS: dict[int, list[str]] = {}
+# Migration steps: the SQL that takes a catalog from version n to n+1, each step explained.
+MIGRATIONS: dict[int, list[str]] = {
+    # 1 -> 2: folders.device, the file system a folder's photos were last read from. An empty
+    # root that held photos is offline if it is now on another device (the mount point an
+    # unmounted drive leaves behind), emptied on purpose if on the same one. NULL (catalogs
+    # from version 1, until their next scan) keeps the old, safe reading: offline.
+    1: ["ALTER TABLE folders ADD COLUMN device INTEGER"],
+}
 
 
 class CatalogLocked(RuntimeError):
@@ -108,6 +113,7 @@ class Folder(Base):
     added_at: Mapped[datetime] = mapped_column(DateTime, default=datetime.now)
     online: Mapped[bool] = mapped_column(Boolean, default=True)  # False: root missing (unplugged drive)
     last_scan_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    device: Mapped[int | None] = mapped_column(Integer, nullable=True)  # st_dev of the root at its last scan
 
 
 class Photo(Base):

@@ -190,11 +190,15 @@ class Indexer:
         # All scopes are diffed together, so a move between two of them (a file dragged from
         # one watched folder to another) is recognised as a move and keeps its id.
         jobs = self._diff(listings, report)
+        roots = dict(folders)
+        # Read before the write: a stat of a slow share must not hold the catalog's write lock.
+        devices = {folder_id: device_of(roots[folder_id]) for folder_id in {lst.folder_id for lst in listings}}
         with self.catalog.writing() as s:
-            for folder_id in {listing.folder_id for listing in listings}:
-                s.execute(
-                    update(Folder).where(Folder.id == folder_id).values(online=True, last_scan_at=datetime.now())
-                )
+            for folder_id, device in devices.items():
+                values = dict(online=True, last_scan_at=datetime.now())
+                if device is not None:
+                    values["device"] = device
+                s.execute(update(Folder).where(Folder.id == folder_id).values(**values))
         return jobs
 
     def _diff(self, listings: list[_Listing], report: IndexReport) -> list[_Job]:
@@ -456,10 +460,12 @@ class Indexer:
 
 
 def root_available(catalog: Catalog, folder_id: int, folder_path: str) -> bool:
-    """False for a missing root, and for an empty one that should hold photos.
+    """False for a missing root, and for an empty one whose photos are on an absent drive.
 
     An unmounted share or drive often leaves its mount point behind as an empty folder;
-    taking that emptiness at its word would delete every photo (and its captions).
+    taking that emptiness at its word would delete every photo (and its captions). The
+    mount point is a folder of the drive beneath, so its device differs from the one the
+    photos were read from; a folder the person emptied themselves is still on that device.
     """
     try:
         with os.scandir(folder_path) as entries:
@@ -468,7 +474,18 @@ def root_available(catalog: Catalog, folder_id: int, folder_path: str) -> bool:
     except OSError:
         return False
     with catalog.reading() as s:
-        return s.scalar(select(Photo.id).where(Photo.folder_id == folder_id).limit(1)) is None
+        if s.scalar(select(Photo.id).where(Photo.folder_id == folder_id).limit(1)) is None:
+            return True  # nothing to lose
+        last_device = s.scalar(select(Folder.device).where(Folder.id == folder_id))
+    return last_device is not None and device_of(folder_path) == last_device
+
+
+def device_of(path: str) -> int | None:
+    """The file system (st_dev) a path is on; None when it cannot be read."""
+    try:
+        return os.stat(path).st_dev
+    except OSError:
+        return None
 
 
 def _upsert_photo(s: Session, photo_id: int | None, values: dict, space_id: str) -> tuple[int, bool]:

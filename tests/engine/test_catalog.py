@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.catalog import SCHEMA_VERSION, Catalog, CatalogTooNew
+from sqlalchemy import select
+
+from engine.catalog import SCHEMA_VERSION, Catalog, CatalogTooNew, Folder
 
 
 def test_new_catalog_records_its_schema_version_and_uses_wal(tmp_path: Path):
@@ -26,3 +28,21 @@ def test_catalog_from_a_newer_program_is_refused_without_damage(tmp_path: Path):
         Catalog(path)
     reopened_raw = __import__("sqlite3").connect(path)
     assert reopened_raw.execute("select value from settings where key='schema_version'").fetchone()[0] == str(SCHEMA_VERSION + 1)
+
+
+def test_a_version_1_catalog_is_migrated_and_keeps_its_folders(tmp_path: Path):
+    import sqlite3
+
+    path = tmp_path / "c.sqlite"
+    Catalog(path).close()
+    raw = sqlite3.connect(path)  # what version 1 looked like: folders without `device`
+    raw.execute("ALTER TABLE folders DROP COLUMN device")
+    raw.execute("INSERT INTO folders (path, added_at, online) VALUES (?, '2024-01-01 00:00:00', 1)", (b"/photos",))
+    raw.execute("UPDATE settings SET value = '1' WHERE key = 'schema_version'")
+    raw.commit()
+    raw.close()
+    catalog = Catalog(path)
+    assert catalog.get_setting("schema_version") == str(SCHEMA_VERSION) == "2"
+    with catalog.reading() as s:
+        assert s.execute(select(Folder.path, Folder.online, Folder.device)).all() == [("/photos", True, None)]
+    catalog.close()

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
+import engine.indexer
 from engine.catalog import Failure, Folder, Photo, Vector
 from engine.images import decode_for_model
 from engine.watcher import Batch, Watcher
@@ -240,7 +241,7 @@ def test_a_folder_whose_root_vanishes_goes_offline_and_comes_back_intact(library
     assert all(r.available for r in library.search("stripes", limit=50))
 
 
-def test_an_empty_mount_point_is_offline_not_a_mass_deletion(library, watch, tmp_path: Path):
+def test_an_empty_mount_point_is_offline_not_a_mass_deletion(library, watch, tmp_path: Path, monkeypatch):
     root = tmp_path / "mnt"
     photos = make_library(root, per_concept=1)
     run_all(library.index_folders([root]))
@@ -248,12 +249,28 @@ def test_an_empty_mount_point_is_offline_not_a_mass_deletion(library, watch, tmp
     running.next("reconcile")
     hidden = tmp_path / "hidden"
     hidden.mkdir()
-    for concept in photos:  # what an unmount looks like from the mount point: it is empty
+    # What an unmount looks like from the mount point: it is empty, and it is a folder of the
+    # drive beneath, another device (mounting needs privileges tests may not have: the device
+    # number is what changes, so that is what is changed here).
+    mounted_on = engine.indexer.device_of(str(root))
+    monkeypatch.setattr(engine.indexer, "device_of", lambda path: mounted_on + 1 if path == str(root) else os.stat(path).st_dev)
+    for concept in photos:
         os.rename(root / concept, hidden / concept)
     running.next("offline")
     assert library.status()["photos"] == 4
     with library.catalog.reading() as s:
         assert s.scalars(select(Folder.online)).all() == [False]
+
+
+def test_a_folder_emptied_on_purpose_is_emptied_in_the_library_too(library, tmp_path: Path):
+    root = tmp_path / "pics"
+    photos = make_library(root, per_concept=1)
+    run_all(library.index_folders([root]))
+    for concept in photos:  # the person deletes every photo; the folder stays, on its drive
+        shutil.rmtree(root / concept)
+    report = run_all(library.index_folders())
+    assert report.removed == 4 and not report.offline
+    assert library.status()["photos"] == 0 and [f.online for f in library.folders()] == [True]
 
 
 def test_start_up_reconciles_changes_made_while_not_watching(library, watch, tmp_path: Path):
