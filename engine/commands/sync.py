@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import signal
 import threading
+from functools import partial
 
 from engine.commands import Context, ProgressLine
 from engine.commands.core import cancel_on_interrupt
@@ -19,6 +20,10 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--debounce", type=_seconds, default=2.0, metavar="S", help="quiet time before a batch (default 2)")
     p.add_argument("--poll", type=_seconds, default=5.0, metavar="S", help="how often missing drives are checked (default 5)")
     p.add_argument("--no-reconcile", action="store_true", help="skip the start-up scan for changes made while not watching")
+    p.add_argument(
+        "--polling", type=_seconds, default=None, metavar="S",
+        help="for network shares that send no change events: look for changes every S seconds (stat only)",
+    )
     p.set_defaults(handler=cmd_watch)
 
     p = sub.add_parser("spaces", parents=[common], help="embedding spaces (one per image model): list, build, delete")
@@ -43,10 +48,14 @@ def _seconds(text: str) -> float:
 
 
 def cmd_watch(args: argparse.Namespace, ctx: Context) -> int:
+    from watchdog.observers import Observer
+    from watchdog.observers.polling import PollingObserver
+
     from engine.watcher import Batch, Watcher
 
     library = ctx.library
-    watcher = Watcher(library, debounce_s=args.debounce, poll_s=args.poll)
+    observer = Observer if args.polling is None else partial(PollingObserver, timeout=args.polling)
+    watcher = Watcher(library, debounce_s=args.debounce, poll_s=args.poll, observer_factory=observer)
     with cancel_on_interrupt(signal.SIGTERM) as stop:  # a service manager stops it with SIGTERM
         builder = None
         if library.target is not None:  # a model switch is pending: it runs alongside

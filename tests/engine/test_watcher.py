@@ -273,6 +273,21 @@ def test_a_folder_emptied_on_purpose_is_emptied_in_the_library_too(library, tmp_
     assert library.status()["photos"] == 0 and [f.online for f in library.folders()] == [True]
 
 
+def test_a_share_without_change_events_is_followed_by_polling(library, watch, tmp_path: Path):
+    from watchdog.observers.polling import PollingObserver
+
+    root = tmp_path / "share"
+    make_library(root, per_concept=1)
+    run_all(library.index_folders([root]))
+    running = watch(library, observer_factory=lambda: PollingObserver(timeout=0.5))  # `watch --polling 0.5`
+    running.next("reconcile")
+    new = make_photo(root / "from-the-nas.jpg", "green_noise", seed=9, size=(64, 48))
+    os.rename(root / "red_stripes", root / "reds")
+    batches = running.until(lambda b: sum(x.report.added for x in b) == 1 and sum(x.report.moved for x in b) == 1)
+    assert sum(x.report.removed for x in batches) == 0  # the renamed folder kept its photos
+    assert str(new) in photo_rows(library)
+
+
 def test_start_up_reconciles_changes_made_while_not_watching(library, watch, tmp_path: Path):
     root = tmp_path / "pics"
     photos = make_library(root, per_concept=2)
