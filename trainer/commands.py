@@ -181,7 +181,7 @@ def cmd_train(args: argparse.Namespace, ctx: Context) -> int:
         d = result.as_dict()
         ctx.stdout.write(f"version {result.version}: {result.steps} steps in {result.seconds:.1f}s on {result.device}\n")
         ctx.stdout.write(f"  before: {_format_metrics(d['before'])}\n  after:  {_format_metrics(d['after'])}\n")
-        ctx.stdout.write(f"  interpolation weight {result.alpha:g} (chosen on {result.counts['held_out_captions']} held-out captions)\n")
+        ctx.stdout.write(f"  interpolation weight {result.alpha:g} (chosen by recall on {result.counts['held_out_captions']} held-out captions, then fit on the training ones)\n")
         if result.activated:
             ctx.stdout.write("now active; `towers rollback` goes back\n")
     if result.cancelled:

@@ -146,7 +146,7 @@ def test_plain_train_prints_held_out_recall_before_and_after(shell, indexed):
     before, after = metrics_of(lines[1]), metrics_of(lines[2])
     assert set(before) == set(after) == {"recall@1", "recall@5", "recall@10", "anchor_cosine", "anchor_top10_overlap"}
     assert before["anchor_cosine"] == 1.0  # the base tower measured against itself
-    assert re.fullmatch(r"  interpolation weight [\d.]+ \(chosen on \d+ held-out captions\)", lines[3])
+    assert re.fullmatch(r"  interpolation weight [\d.]+ \(chosen by recall on \d+ held-out captions, then fit on the training ones\)", lines[3])
     assert lines[4:] == ["now active; `towers rollback` goes back"]
     # The printed numbers are the version's record, rounded for reading.
     record = json.loads(shell("towers", "list", "--json")[1])["versions"][0]["record"]
