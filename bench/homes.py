@@ -23,7 +23,7 @@ from bench.vectors import ClusteredVectors
 from engine.catalog import Catalog, Folder, Photo, Space, Vector, ensure_space, pack_vector
 from engine.encoder import Encoder
 from engine.paths import Paths
-from engine.vector_index import VectorIndex
+from engine.vector_index import GRAPH_EF_CONSTRUCTION, GRAPH_M, VectorIndex
 from engine.weights import weights_identity
 
 CAMERAS = [("Apple", "iPhone 13"), ("Canon", "EOS R6"), ("Nikon", "D750"), ("Sony", "ILCE-7M3"), ("FUJIFILM", "X-T4"), (None, None)]
@@ -50,8 +50,8 @@ def synthetic_home(count: int, encoder: Encoder, files: bool, seed: int = 0) -> 
         built = True
         _build(folder, count, encoder, files, seed)
 
-    probe = VectorIndex(Path("."), encoder.space_id, 1)  # the graph's build settings are part of the recipe
-    key = f"home-{count}-{'files' if files else 'nofiles'}-{encoder.space_id}-s{seed}-m{probe.m}-efc{probe.ef_construction}-v2"
+    graph = f"m{GRAPH_M}-efc{GRAPH_EF_CONSTRUCTION}"  # the graph's build settings are part of the recipe
+    key = f"home-{count}-{'files' if files else 'nofiles'}-{encoder.space_id}-s{seed}-{graph}-v2"
     folder = cached_dir(key, build)
     return SyntheticHome(Paths(folder / "home"), folder / "photos", count, time.monotonic() - started if built else 0.0)
 

