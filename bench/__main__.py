@@ -15,7 +15,7 @@ from bench.rows import KEYS, unavailable
 
 # Run order: cheap first. A module
 # that is not there is reported as not available, never an error.
-NAMES = ("rescan", "fidelity", "indexing", "search", "train", "categories", "watcher")
+NAMES = ("rescan", "waiting", "fidelity", "indexing", "search", "train", "categories", "watcher")
 DEFAULT_JSON = Path("bench-output") / "bench.json"
 
 

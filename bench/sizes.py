@@ -25,12 +25,14 @@ class Sizes:
     train_captions: int = 300  # train: captions of the whole-run row
     train_repeats: int = 10  # train: timed steps of ours after a warm-up step (best of; one takes well under a second)
     train_plain_repeats: int = 3  # train: timed plain steps after a warm-up step (best of; one takes 10 s or more)
+    waiting_photos: int = 100_000  # waiting: photos a model switch lacks (the plain count reads failures x photos)
+    waiting_failures: int = 2_000  # waiting: corrupt files in the failures table
 
 
-QUICK = Sizes(photos_12mp=48, photos_2mp=32, libraries=(10_000, 100_000), queries=40, baseline_queries=5, recall_queries=200, rescan_files=100_000)
+QUICK = Sizes(photos_12mp=48, photos_2mp=32, libraries=(10_000, 100_000), queries=40, baseline_queries=5, recall_queries=200, rescan_files=100_000, waiting_photos=20_000)
 FULL = Sizes(photos_12mp=96, photos_2mp=64, libraries=(10_000, 100_000, 1_000_000), queries=100, baseline_queries=10, recall_queries=500, rescan_files=100_000)
 TINY = Sizes(photos_12mp=2, photos_2mp=2, libraries=(500,), queries=3, baseline_queries=2, recall_queries=10, rescan_files=300, tiny=True, category_photos=2000, watch_files=20, watch_debounce_s=0.3,
-            train_photos=200, train_captions=40, train_repeats=3, train_plain_repeats=2)
+            train_photos=200, train_captions=40, train_repeats=3, train_plain_repeats=2, waiting_photos=2000, waiting_failures=50)
 
 
 def sizes(quick: bool) -> Sizes:

@@ -233,7 +233,7 @@ class Indexer:
             # Photos below a folder that could not be listed (permission denied, a stale mount)
             # are not missing: nobody could see whether they are still there. They stay, with
             # their captions and pins, shown unavailable while the folder's failure lasts.
-            unreadable = tuple(p.rstrip("/") + "/" for p in listing.problems)
+            unreadable = tuple(p.rstrip("/") + "/" for p, problem in listing.problems.items() if problem.folder)
             missing.update(
                 {
                     p: r
@@ -298,7 +298,7 @@ class Indexer:
             for problem, folder_id in problems.values():
                 previous = failures.get(problem.path)
                 if previous is None or (previous.size, previous.mtime_ns) != (problem.size, problem.mtime_ns):
-                    _record_failure(s, problem.path, folder_id, problem.size, problem.mtime_ns, problem.reason)
+                    _record_failure(s, problem, folder_id)
         report.moved += len(moves)
         report.removed += len(still_there)
         report.failed += len(problems)
@@ -425,7 +425,7 @@ class Indexer:
             for r in results:
                 entry = r.job.entry
                 if r.error is not None:
-                    _record_failure(s, entry.path, r.job.folder_id, entry.size, entry.mtime_ns, r.error)
+                    _record_failure(s, ScanProblem(entry.path, r.error, entry.size, entry.mtime_ns), r.job.folder_id)
                     report.failed += 1
             for r, vec in zip(good, vectors):
                 entry, info = r.job.entry, r.decoded.info
@@ -553,8 +553,13 @@ def _known_failure(failures: dict, entry: FileEntry) -> bool:
     return row is not None and row.size == entry.size and row.mtime_ns == entry.mtime_ns
 
 
-def _record_failure(s: Session, path: str, folder_id: int | None, size: int, mtime_ns: int, reason: str) -> None:
-    s.merge(Failure(path=path, folder_id=folder_id, size=size, mtime_ns=mtime_ns, reason=reason, at=datetime.now()))
+def _record_failure(s: Session, problem: ScanProblem, folder_id: int | None) -> None:
+    s.merge(
+        Failure(
+            path=problem.path, folder_id=folder_id, size=problem.size, mtime_ns=problem.mtime_ns,
+            reason=problem.reason, at=datetime.now(), folder=problem.folder,
+        )
+    )
 
 
 def _targets(folders, scopes) -> list[tuple[int, str, str]]:  # noqa: ANN001

@@ -33,6 +33,7 @@ class ScanProblem:
     reason: str
     size: int = 0
     mtime_ns: int = 0
+    folder: bool = False  # a folder that could not be listed: what is below it was not seen
 
 
 def is_photo_name(name: str) -> bool:
@@ -53,7 +54,7 @@ def walk(root: str | Path) -> Iterator[FileEntry | ScanProblem]:
         except FileNotFoundError:
             continue  # gone (deleted while we walked): what was in it is gone too
         except OSError as exc:
-            yield ScanProblem(folder, f"folder cannot be read: {exc.strerror or exc}")
+            yield ScanProblem(folder, f"folder cannot be read: {exc.strerror or exc}", folder=True)
             continue
         key = (st.st_dev, st.st_ino)
         if key in seen:
@@ -65,7 +66,7 @@ def walk(root: str | Path) -> Iterator[FileEntry | ScanProblem]:
         except FileNotFoundError:
             continue
         except OSError as exc:
-            yield ScanProblem(folder, f"folder cannot be read: {exc.strerror or exc}")
+            yield ScanProblem(folder, f"folder cannot be read: {exc.strerror or exc}", folder=True)
             continue
         subfolders = []
         for entry in items:
@@ -80,7 +81,7 @@ def walk(root: str | Path) -> Iterator[FileEntry | ScanProblem]:
                 # Not even its kind can be read (a link loop, a stale network mount): it may be
                 # a folder of photos, so report it rather than let its photos look deleted.
                 if not is_photo_name(name):
-                    yield ScanProblem(entry.path, f"cannot be read: {exc.strerror or exc}")
+                    yield ScanProblem(entry.path, f"cannot be read: {exc.strerror or exc}", folder=True)
                     continue
             if not is_photo_name(name):
                 continue

@@ -70,8 +70,8 @@ def test_every_benchmark_runs_and_every_row_compares_with_its_baseline_or_says_w
     assert main(["all", "--json", str(out)]) == 0
     rows = json.loads(out.read_text())["rows"]
     assert not [r for r in rows if r["note"].startswith("not available")]  # none crashed, none missing
-    assert {r["benchmark"].split(":")[0].split(" ")[0] for r in rows} >= {"re-scan", "fidelity", "indexing", "search", "train", "categories", "watcher"}
-    assert len(NAMES) == 7
+    assert {r["benchmark"].split(":")[0].split(" ")[0] for r in rows} >= {"re-scan", "model", "fidelity", "indexing", "search", "train", "categories", "watcher"}
+    assert len(NAMES) == 8
     for r in rows:
         if r["baseline"] is not None and r["ours"]:
             assert r["ratio"] is not None and r["ratio"] > 0, r
