@@ -46,7 +46,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeDecorator
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Migration steps: the SQL that takes a catalog from version n to n+1, each step explained.
 MIGRATIONS: dict[int, list[str]] = {
@@ -64,6 +64,9 @@ MIGRATIONS: dict[int, list[str]] = {
         "UPDATE failures SET folder = 1 WHERE reason LIKE 'folder cannot be read:%' OR reason LIKE 'cannot be read:%'",
         "CREATE INDEX ix_failures_folder ON failures (folder)",
     ],
+    # 3 -> 4: the mounts table (drives mounted inside a chosen folder), a new table that
+    # `create_all` makes before the steps run; it fills at the next scan.
+    3: [],
 }
 
 
@@ -123,6 +126,19 @@ class Folder(Base):
     online: Mapped[bool] = mapped_column(Boolean, default=True)  # False: root missing (unplugged drive)
     last_scan_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     device: Mapped[int | None] = mapped_column(Integer, nullable=True)  # st_dev of the root at its last scan
+
+
+class Mount(Base):
+    """A folder inside a chosen folder that another drive was mounted on, as last seen mounted.
+
+    Unmounted, it is an empty folder of the drive beneath (or gone): its photos are then
+    kept and shown unavailable, as for an unplugged root, instead of being taken as deleted.
+    """
+
+    __tablename__ = "mounts"
+    path: Mapped[str] = mapped_column(FsPath, primary_key=True)
+    folder_id: Mapped[int] = mapped_column(ForeignKey("folders.id", ondelete="CASCADE"), index=True)
+    device: Mapped[int] = mapped_column(Integer)  # st_dev of the mounted drive
 
 
 class Photo(Base):

@@ -30,6 +30,7 @@ from engine.catalog import (
     Catalog,
     Failure,
     Folder,
+    Mount,
     Photo,
     Removal,
     Vector,
@@ -42,9 +43,12 @@ from engine.catalog import (
 )
 from engine.encoder import Encoder
 from engine.images import Decoded, UnreadableImage, decode_for_model
-from engine.scanner import FileEntry, ScanProblem, content_hash, walk
+from engine.scanner import FileEntry, MountPoint, ScanProblem, content_hash, walk
 from engine.vector_index import VectorIndex
 from engine.weights import weights_identity
+
+# The failure recorded for a drive that was mounted inside a chosen folder and is not now.
+DRIVE_NOT_CONNECTED = "drive not connected: nothing is mounted on this folder now"
 
 
 @dataclass
@@ -92,6 +96,8 @@ class _Listing:
     scope: str
     on_disk: dict[str, FileEntry] = field(default_factory=dict)
     problems: dict[str, ScanProblem] = field(default_factory=dict)
+    mounts: dict[str, int] = field(default_factory=dict)  # drives mounted below the root now: path -> device
+    forget: list[str] = field(default_factory=list)  # known mount points that are plain folders now
 
 
 @dataclass(frozen=True)
@@ -179,6 +185,10 @@ class Indexer:
             for item in walk(scope):
                 if isinstance(item, FileEntry):
                     listing.on_disk[item.path] = item
+                elif isinstance(item, MountPoint):
+                    if item.path != folder_path:  # the root's own drive is root_available's business
+                        listing.mounts[item.path] = item.device
+                    continue
                 else:
                     listing.problems[item.path] = item
                 found += 1
@@ -186,6 +196,10 @@ class Indexer:
                     if cancel.is_set():
                         return []
                     yield Progress("scanning", done=found, message=f"{found} files found")
+            for path in self._unmounted(listing, folder_path):
+                listing.problems[path] = ScanProblem(path, DRIVE_NOT_CONNECTED, folder=True)
+                if path not in report.offline:
+                    report.offline.append(path)
             listings.append(listing)
         # All scopes are diffed together, so a move between two of them (a file dragged from
         # one watched folder to another) is recognised as a move and keeps its id.
@@ -199,7 +213,39 @@ class Indexer:
                 if device is not None:
                     values["device"] = device
                 s.execute(update(Folder).where(Folder.id == folder_id).values(**values))
+            for listing in listings:
+                for path, device in listing.mounts.items():
+                    s.merge(Mount(path=path, folder_id=listing.folder_id, device=device))
+                if listing.forget:
+                    s.execute(delete(Mount).where(Mount.path.in_(listing.forget)))
         return jobs
+
+    def _unmounted(self, listing: _Listing, folder_path: str) -> list[str]:
+        """Known mount points, in or above the scope, whose drive is not there now.
+
+        Unmounted, a mount point is an empty folder of the drive beneath (or it is gone, as
+        with desktops that make one per drive): it looks like deleted photos. One that holds
+        something on another device now is simply a folder again, or another drive.
+        """
+        scope = listing.scope
+        low, high = prefix_range(scope)
+        above = _ancestors(scope, folder_path)
+        with self.catalog.reading() as s:
+            known = s.execute(
+                select(Mount.path, Mount.device).where(
+                    Mount.folder_id == listing.folder_id,
+                    (Mount.path >= low) & (Mount.path < high) | Mount.path.in_([path_key(p) for p in above]),
+                )
+            ).all()
+        absent = []
+        for path, device in known:
+            if path in listing.mounts or device_of(path) == device:
+                continue  # mounted (the same drive, or another one: its record is updated)
+            if _empty_or_gone(path):
+                absent.append(path)
+            elif path not in above:
+                listing.forget.append(path)  # a plain folder of the drive beneath now
+        return absent
 
     def _diff(self, listings: list[_Listing], report: IndexReport) -> list[_Job]:
         jobs: list[_Job] = []
@@ -301,7 +347,7 @@ class Indexer:
                     _record_failure(s, problem, folder_id)
         report.moved += len(moves)
         report.removed += len(still_there)
-        report.failed += len(problems)
+        report.failed += sum(1 for problem, _ in problems.values() if problem.reason != DRIVE_NOT_CONNECTED)
         return sorted(jobs, key=lambda j: j.entry.path)
 
     def _vanished_by_hash(self, digests: set[str], exclude: set[str]) -> dict[str, list]:
@@ -478,6 +524,23 @@ def root_available(catalog: Catalog, folder_id: int, folder_path: str) -> bool:
             return True  # nothing to lose
         last_device = s.scalar(select(Folder.device).where(Folder.id == folder_id))
     return last_device is not None and device_of(folder_path) == last_device
+
+
+def _ancestors(path: str, root: str) -> list[str]:
+    """`path` and the folders above it, up to but not including `root`."""
+    out = []
+    while path != root and path.startswith(root.rstrip("/") + "/"):
+        out.append(path)
+        path = os.path.dirname(path)
+    return out
+
+
+def _empty_or_gone(path: str) -> bool:
+    try:
+        with os.scandir(path) as entries:
+            return not any(not e.name.startswith(".") for e in entries)
+    except OSError:
+        return True
 
 
 def device_of(path: str) -> int | None:

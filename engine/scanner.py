@@ -4,6 +4,8 @@ Never stops on a bad entry: a folder it cannot read, a broken link, a FIFO named
 symlink loop is reported and skipped. A reported folder is not an empty one: the indexer keeps
 the photos it knows under it. Hidden files and folders (names starting with '.',
 such as macOS '._IMG_0001.JPG' resource forks) are not photos and are skipped silently.
+A folder on another device than the folder above it (a drive mounted inside a chosen folder)
+is reported too, so that the indexer can tell its unmounting from a deletion.
 """
 
 from __future__ import annotations
@@ -36,19 +38,31 @@ class ScanProblem:
     folder: bool = False  # a folder that could not be listed: what is below it was not seen
 
 
+@dataclass(frozen=True)
+class MountPoint:
+    """A folder on another device (st_dev) than the folder it is in: a drive mounted there."""
+
+    path: str
+    device: int
+
+
 def is_photo_name(name: str) -> bool:
     # rfind rather than os.path.splitext: called for every file of every re-scan (100k+).
     dot = name.rfind(".")
     return dot > 0 and not name.startswith(".") and name[dot:].lower() in EXTENSIONS
 
 
-def walk(root: str | Path) -> Iterator[FileEntry | ScanProblem]:
+def walk(root: str | Path) -> Iterator[FileEntry | ScanProblem | MountPoint]:
     """Every photo-named file below `root` (following folder links once), depth first."""
     root = os.path.abspath(str(root))
     seen: set[tuple[int, int]] = set()
-    stack = [root]
+    try:
+        above = os.stat(os.path.dirname(root)).st_dev
+    except OSError:
+        above = None
+    stack = [(root, above)]  # (folder, device of the folder it is in)
     while stack:
-        folder = stack.pop()
+        folder, above = stack.pop()
         try:
             st = os.stat(folder)
         except FileNotFoundError:
@@ -60,6 +74,8 @@ def walk(root: str | Path) -> Iterator[FileEntry | ScanProblem]:
         if key in seen:
             continue  # a symlink loop, or the same folder reached twice
         seen.add(key)
+        if above is not None and st.st_dev != above:
+            yield MountPoint(folder, st.st_dev)
         try:
             with os.scandir(folder) as entries:
                 items = list(entries)
@@ -88,7 +104,7 @@ def walk(root: str | Path) -> Iterator[FileEntry | ScanProblem]:
             found = stat_entry(entry.path)
             if found is not None:
                 yield found
-        stack.extend(sorted(subfolders, reverse=True))
+        stack.extend((sub, st.st_dev) for sub in sorted(subfolders, reverse=True))
 
 
 def stat_entry(path: str) -> FileEntry | ScanProblem | None:

@@ -55,7 +55,8 @@ class Batch:
     @property
     def changed(self) -> bool:
         r = self.report
-        return bool(r.added or r.updated or r.moved or r.removed or self.kind in ("offline", "online"))
+        # r.offline: a drive mounted inside a folder is not there (its photos turn unavailable)
+        return bool(r.added or r.updated or r.moved or r.removed or r.offline or self.kind in ("offline", "online"))
 
     def summary(self) -> str:
         """The one log line of a batch."""
@@ -73,6 +74,8 @@ class Batch:
         )
         if self.held:
             line += f" ({self.held} still being written, later)"
+        if r.offline and self.kind != "offline":
+            line += "; drive not connected (photos kept, shown unavailable): " + ", ".join(r.offline)
         return line
 
 

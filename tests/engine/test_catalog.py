@@ -8,7 +8,7 @@ import pytest
 
 from sqlalchemy import literal, select
 
-from engine.catalog import SCHEMA_VERSION, Catalog, CatalogTooNew, Failure, Folder, FsPath, inside_failed_folder
+from engine.catalog import SCHEMA_VERSION, Catalog, CatalogTooNew, Failure, Folder, FsPath, Mount, inside_failed_folder
 
 
 def test_new_catalog_records_its_schema_version_and_uses_wal(tmp_path: Path):
@@ -35,7 +35,8 @@ def test_a_version_1_catalog_is_migrated_and_keeps_its_folders_and_failures(tmp_
 
     path = tmp_path / "c.sqlite"
     Catalog(path).close()
-    raw = sqlite3.connect(path)  # what version 1 looked like: no folders.device, no failures.folder
+    raw = sqlite3.connect(path)  # what version 1 looked like: no folders.device, no failures.folder, no mounts
+    raw.execute("DROP TABLE mounts")
     raw.execute("ALTER TABLE folders DROP COLUMN device")
     raw.execute("DROP INDEX ix_failures_folder")
     raw.execute("ALTER TABLE failures DROP COLUMN folder")
@@ -54,7 +55,7 @@ def test_a_version_1_catalog_is_migrated_and_keeps_its_folders_and_failures(tmp_
     raw.commit()
     raw.close()
     catalog = Catalog(path)
-    assert catalog.get_setting("schema_version") == str(SCHEMA_VERSION) == "3"
+    assert catalog.get_setting("schema_version") == str(SCHEMA_VERSION) == "4"
     with catalog.reading() as s:
         assert s.execute(select(Folder.path, Folder.online, Folder.device)).all() == [("/photos", True, None)]
         # the folders that could not be listed still keep the photos below them unavailable
@@ -63,4 +64,5 @@ def test_a_version_1_catalog_is_migrated_and_keeps_its_folders_and_failures(tmp_
         }
         below = select(literal("/photos/locked/x.jpg", FsPath).label("p")).subquery()
         assert s.scalar(select(inside_failed_folder(below.c.p))) is True
+        assert s.scalars(select(Mount.path)).all() == []  # made, to be filled by the next scan
     catalog.close()
