@@ -14,6 +14,7 @@ from PySide6.QtCore import QSettings
 from engine.library import Filters
 
 FILE_NAME = "app-settings.ini"
+POLLING_S = 60.0  # "look for changes regularly": how often, unless the settings file says otherwise
 
 
 def open_settings(home: Path) -> QSettings:
@@ -46,3 +47,18 @@ def load_filters(settings: QSettings) -> Filters:
     except ValueError:
         min_score = None
     return Filters(folder=text("folder") or None, after=day("after"), before=day("before"), min_score=min_score)
+
+
+def load_polling(settings: QSettings) -> tuple[bool, float]:
+    """(whether folders are looked at regularly instead of followed by change events, how often in s)."""
+    on = str(settings.value("watching/polling", "false")).lower() == "true"
+    try:
+        seconds = float(settings.value("watching/polling_s", POLLING_S))
+    except (TypeError, ValueError):
+        seconds = POLLING_S
+    return on, seconds if seconds > 0 else POLLING_S
+
+
+def save_polling(settings: QSettings, on: bool, seconds: float) -> None:
+    settings.setValue("watching/polling", "true" if on else "false")
+    settings.setValue("watching/polling_s", seconds)

@@ -4,6 +4,7 @@
     watching.start()                       # reconciles, then follows the folders
     watching.start(reconcile=False)        # follows the folders (after a cancelled run)
     watching.reconcile()                   # "check folders now" (a stat-only scan)
+    watching.set_polling(60.0)             # look every 60 s instead of waiting for events (shares)
     watching.shutdown()                    # on quit: stop and wait (the graph is saved)
 
 The engine watcher runs for as long as the app does, so it has a thread of its own (its own
@@ -19,7 +20,7 @@ from PySide6.QtCore import QObject, Signal
 from app.state import AppState
 from app.worker import Jobs, Worker
 from engine.indexer import Progress
-from engine.watcher import Batch, Watcher
+from engine.watcher import Batch, Watcher, observer_for
 
 
 class LibraryWatching(QObject):
@@ -36,10 +37,17 @@ class LibraryWatching(QObject):
         self.jobs = Jobs(max_threads=1, parent=self)
         self._watcher: Watcher | None = None
         self._job: Worker | None = None
+        self.polling_s: float | None = None  # None: the system's change events
+        self._restart = False
 
     @property
     def running(self) -> bool:
         return self._job is not None
+
+    @property
+    def watcher(self) -> Watcher | None:
+        """The engine watcher while one runs."""
+        return self._watcher
 
     def start(self, reconcile: bool = True) -> None:
         """Start watching every registered folder (idempotent); first reconcile them, unless told not to."""
@@ -57,6 +65,18 @@ class LibraryWatching(QObject):
         if self._watcher is not None:
             self._watcher.request_reconcile()
 
+    def set_polling(self, seconds: float | None) -> None:
+        """Look at every file each `seconds` (network shares send no change events), or
+        follow change events again (None). A running watcher restarts with a reconcile, so
+        that nothing changed in between is missed."""
+        if seconds == self.polling_s:
+            return
+        self.polling_s = seconds
+        self.watcher_options["observer_factory"] = observer_for(seconds)
+        if self._job is not None:
+            self._restart = True
+            self._job.cancel()
+
     def skip_batch(self) -> None:
         """Stop the batch in flight (the person pressed Cancel); watching goes on."""
         if self._watcher is not None:
@@ -64,6 +84,7 @@ class LibraryWatching(QObject):
 
     def stop(self) -> None:
         """Ask the watcher to stop; `stopped` is emitted once it has (the graph saved)."""
+        self._restart = False
         if self._job is not None:
             self._job.cancel()
 
@@ -73,6 +94,7 @@ class LibraryWatching(QObject):
 
     def shutdown(self, timeout_ms: int = 15000) -> bool:
         """Stop watching and wait for the thread (on quit only); a later `start()` is refused."""
+        self._restart = False
         return self.jobs.shutdown(timeout_ms)
 
     # -- slots (GUI thread) --------------------------------------------------------------
@@ -90,4 +112,8 @@ class LibraryWatching(QObject):
 
     def _on_finished(self) -> None:
         self._job, self._watcher = None, None
+        if self._restart:  # set_polling changed how changes are seen: same watching, new eyes
+            self._restart = False
+            self.start()
+            return
         self.stopped.emit()

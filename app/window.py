@@ -21,7 +21,7 @@ from app.indexing import Indexing
 from app.indexing_bar import IndexingBar
 from app.model_dialog import ModelDialog, ModelSwitch
 from app.search_page import SearchPage
-from app.settings import load_filters, save_filters
+from app.settings import load_filters, load_polling, save_filters, save_polling
 from app.state import AppState
 from app.status_bar import LibraryStatusBar
 from app.teach_view import TeachView
@@ -127,6 +127,15 @@ class MainWindow(QMainWindow):
         self.add_action = action(file_menu, "&Add Folder…", self.choose_folder, QKeySequence.StandardKey.Open)
         action(file_menu, "&Re-scan All Folders", lambda: self.indexing.index(None), QKeySequence("F5"))
         self.check_action = action(file_menu, "&Check Folders for Changes", self.check_folders)
+        _, every = load_polling(self.settings)
+        self.polling_action = action(
+            file_menu, f"&Look for Changes Every {_every(every)} (Network Folders)", self.set_polling
+        )
+        self.polling_action.setCheckable(True)
+        self.polling_action.setToolTip(
+            "Network shares send no change events: with this on, every folder is looked at "
+            "regularly instead (file sizes and dates only)."
+        )
         file_menu.addSeparator()
         self.model_action = action(file_menu, "Image &Model…", self.show_model_dialog)
         action(file_menu, "Files That Could Not Be Indexed…", self.show_failures)
@@ -300,6 +309,16 @@ class MainWindow(QMainWindow):
         else:  # not watching yet (the model has never been needed): a plain re-scan does it
             self.indexing.index(None)
 
+    def set_polling(self, on: bool) -> None:
+        """Follow the folders by looking at them regularly (network shares) or by change events."""
+        _, every = load_polling(self.settings)
+        self.polling_action.setChecked(on)
+        self.watching.set_polling(every if on else None)
+        save_polling(self.settings, on, every)
+        self.status.showMessage(
+            f"Looking for changes every {_every(every).lower()}" if on else "Following changes as they happen", 5000
+        )
+
     def show_model_dialog(self) -> ModelDialog:
         if self.model_dialog is None:
             self.model_dialog = ModelDialog(self.state, self.model_switch, parent=self)
@@ -339,6 +358,9 @@ class MainWindow(QMainWindow):
         if isinstance(splitter, QByteArray) and not splitter.isEmpty():
             self.search_page.splitter.restoreState(splitter)
         self.search_page.search_bar.set_filters(load_filters(self.settings))
+        polling, every = load_polling(self.settings)
+        self.polling_action.setChecked(polling)
+        self.watching.set_polling(every if polling else None)  # before watching starts
 
     def save_settings(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())
@@ -357,3 +379,11 @@ class MainWindow(QMainWindow):
         self.watching.shutdown(timeout_ms)
         self.thumbnails.jobs.shutdown(timeout_ms)
         self.state.jobs.shutdown(timeout_ms)
+
+
+def _every(seconds: float) -> str:
+    """'Minute', '5 Minutes', '30 s': for the polling menu item."""
+    if seconds % 60 == 0:
+        minutes = int(seconds // 60)
+        return "Minute" if minutes == 1 else f"{minutes} Minutes"
+    return f"{seconds:g} s"

@@ -27,17 +27,25 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 
 from sqlalchemy import select
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver, ObservedWatch
+from watchdog.observers.polling import PollingObserver
 
 from engine.catalog import Folder
 from engine.indexer import IndexReport, Indexer, Progress, root_available
 from engine.scanner import is_photo_name
 
 log = logging.getLogger(__name__)
+
+
+def observer_for(polling_s: float | None):  # noqa: ANN201 - a callable that makes a watchdog observer
+    """The system's change events (inotify, FSEvents, ...), or with `polling_s` a look at every
+    file's stat each `polling_s` seconds: for network shares, which send no change events."""
+    return Observer if polling_s is None else partial(PollingObserver, timeout=polling_s)
 
 
 @dataclass(frozen=True)
@@ -131,6 +139,7 @@ class Watcher:
         self.open_write_max_s = open_write_max_s  # a file written without a close event for this long is taken as is
         self.save_every_s = save_every_s
         self.observer_factory = observer_factory
+        self.observer: BaseObserver | None = None  # the one `run` started
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._skip = threading.Event()  # stop the batch in flight, keep watching
@@ -177,7 +186,7 @@ class Watcher:
     def run(self, cancel: threading.Event | None = None, reconcile: bool = True) -> Iterator[Progress | Batch]:
         """Watch until `cancel` is set: yields indexing progress and one `Batch` per batch."""
         cancel = cancel or threading.Event()
-        observer = self.observer_factory()
+        observer = self.observer = self.observer_factory()
         observer.start()
         last_save = time.monotonic()
         saved_generation = self.library.index.generation

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import signal
 import threading
-from functools import partial
 
 from engine.commands import Context, ProgressLine
 from engine.commands.core import cancel_on_interrupt
@@ -47,15 +46,18 @@ def _seconds(text: str) -> float:
     return value
 
 
-def cmd_watch(args: argparse.Namespace, ctx: Context) -> int:
-    from watchdog.observers import Observer
-    from watchdog.observers.polling import PollingObserver
+def make_watcher(args: argparse.Namespace, library):  # noqa: ANN001, ANN201 - Library -> Watcher
+    """The watcher `watch` runs, as its options ask."""
+    from engine.watcher import Watcher, observer_for
 
-    from engine.watcher import Batch, Watcher
+    return Watcher(library, debounce_s=args.debounce, poll_s=args.poll, observer_factory=observer_for(args.polling))
+
+
+def cmd_watch(args: argparse.Namespace, ctx: Context) -> int:
+    from engine.watcher import Batch
 
     library = ctx.library
-    observer = Observer if args.polling is None else partial(PollingObserver, timeout=args.polling)
-    watcher = Watcher(library, debounce_s=args.debounce, poll_s=args.poll, observer_factory=observer)
+    watcher = make_watcher(args, library)
     with cancel_on_interrupt(signal.SIGTERM) as stop:  # a service manager stops it with SIGTERM
         builder = None
         if library.target is not None:  # a model switch is pending: it runs alongside

@@ -157,3 +157,37 @@ def test_a_switch_left_unfinished_resumes_when_the_app_starts(qtbot, make_librar
         window.close()
         target.close()
     assert QApplication.activeModalWidget() is None
+
+
+def test_looking_for_changes_regularly_is_a_menu_choice_that_is_remembered(qtbot, make_window, photos: Path):
+    from watchdog.observers.polling import PollingObserver
+
+    def observer(window):  # noqa: ANN001, ANN202
+        qtbot.waitUntil(lambda: window.watching.running and window.watching.watcher.observer is not None, timeout=WAIT_MS)
+        return window.watching.watcher.observer
+
+    window = make_window()
+    window.settings.setValue("watching/polling_s", 0.5)  # a share looked at twice a second, for the test
+    add_and_index(qtbot, window, photos)
+    assert not isinstance(observer(window), PollingObserver)  # change events, by default
+
+    window.polling_action.trigger()  # File > Look for Changes Every 0.5 s (Network Folders)
+    assert window.polling_action.isChecked()
+    qtbot.waitUntil(lambda: isinstance(window.watching.watcher and window.watching.watcher.observer, PollingObserver), timeout=WAIT_MS)
+    assert observer(window).timeout == 0.5
+    new = photos / "from-the-nas.jpg"
+    with qtbot.waitSignal(window.state.library_changed, timeout=30_000):
+        make_photo(new, "green_noise", seed=9, size=(96, 72))
+    qtbot.waitUntil(lambda: "13 photos" in window.status.photos.text(), timeout=WAIT_MS)
+    window.close()
+
+    again = make_window()  # the next start looks regularly too
+    assert again.polling_action.isChecked() and "0.5 s" in again.polling_action.text()
+    assert isinstance(observer(again), PollingObserver)
+    again.polling_action.trigger()  # and off again: change events
+    qtbot.waitUntil(
+        lambda: again.watching.watcher is not None and again.watching.watcher.observer is not None
+        and not isinstance(again.watching.watcher.observer, PollingObserver),
+        timeout=WAIT_MS,
+    )
+    assert not again.polling_action.isChecked()

@@ -190,3 +190,18 @@ def test_output_piped_into_a_reader_that_left_is_not_an_error(home: Path, indexe
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 141, err.decode()
     assert b"error" not in err
+
+
+def test_watch_polling_makes_the_watcher_look_every_s_seconds(library, capsys):
+    from watchdog.observers import Observer
+    from watchdog.observers.polling import PollingObserver
+
+    from engine.commands.sync import make_watcher
+
+    polling = make_watcher(main.build_parser().parse_args(["watch", "--polling", "0.5"]), library).observer_factory()
+    assert isinstance(polling, PollingObserver) and polling.timeout == 0.5
+    events = make_watcher(main.build_parser().parse_args(["watch"]), library).observer_factory()
+    assert isinstance(events, Observer) and not isinstance(events, PollingObserver)
+    with pytest.raises(SystemExit) as exc:
+        main.main(["watch", "--polling", "0"])
+    assert exc.value.code == 2 and "must be more than 0" in capsys.readouterr().err

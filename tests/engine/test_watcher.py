@@ -276,10 +276,13 @@ def test_a_folder_emptied_on_purpose_is_emptied_in_the_library_too(library, tmp_
 def test_a_share_without_change_events_is_followed_by_polling(library, watch, tmp_path: Path):
     from watchdog.observers.polling import PollingObserver
 
+    from engine.watcher import observer_for
+
     root = tmp_path / "share"
     make_library(root, per_concept=1)
     run_all(library.index_folders([root]))
-    running = watch(library, observer_factory=lambda: PollingObserver(timeout=0.5))  # `watch --polling 0.5`
+    assert isinstance(observer_for(0.5)(), PollingObserver)
+    running = watch(library, observer_factory=observer_for(0.5))  # `watch --polling 0.5`
     running.next("reconcile")
     new = make_photo(root / "from-the-nas.jpg", "green_noise", seed=9, size=(64, 48))
     os.rename(root / "red_stripes", root / "reds")
