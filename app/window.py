@@ -300,6 +300,8 @@ class MainWindow(QMainWindow):
         if self._bar_shows_watcher:
             self._bar_shows_watcher = False
             self.indexing_bar.finished(batch.report)
+        if batch.folders_back and self.state.library.target is not None and not self.model_switch.running:
+            self.model_switch.resume()  # it may have waited for this drive's photos
 
     def check_folders(self) -> None:
         """A stat-only scan of every folder now (after changes the watcher cannot see)."""

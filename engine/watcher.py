@@ -66,6 +66,12 @@ class Batch:
         # r.offline: a drive mounted inside a folder is not there (its photos turn unavailable)
         return bool(r.added or r.updated or r.moved or r.removed or r.offline or self.kind in ("offline", "online"))
 
+    @property
+    def folders_back(self) -> bool:
+        """A folder came back (a drive plugged in) or every folder was looked at again: a
+        model switch waiting for photos out of reach may be able to finish now."""
+        return self.kind in ("online", "reconcile")
+
     def summary(self) -> str:
         """The one log line of a batch."""
         r = self.report

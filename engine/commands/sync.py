@@ -60,13 +60,22 @@ def cmd_watch(args: argparse.Namespace, ctx: Context) -> int:
     watcher = make_watcher(args, library)
     with cancel_on_interrupt(signal.SIGTERM) as stop:  # a service manager stops it with SIGTERM
         builder = None
-        if library.target is not None:  # a model switch is pending: it runs alongside
-            builder = threading.Thread(target=_build_quietly, args=(library, stop, ctx), name="space-builder", daemon=True)
-            builder.start()
+
+        def build() -> threading.Thread | None:
+            """A pending model switch runs alongside (again, once a drive it waits for is back)."""
+            if library.target is None or (builder is not None and builder.is_alive()):
+                return builder
+            thread = threading.Thread(target=_build_quietly, args=(library, stop, ctx), name="space-builder", daemon=True)
+            thread.start()
+            return thread
+
+        builder = build()
         for event in watcher.run(stop, reconcile=not args.no_reconcile):
             if isinstance(event, Batch):
                 ctx.stdout.write(event.summary() + "\n")
                 ctx.stdout.flush()
+                if event.folders_back:
+                    builder = build()
             elif event.phase == "watching":
                 ctx.stderr.write(f"{event.message}; Ctrl-C stops\n")
                 ctx.stderr.flush()

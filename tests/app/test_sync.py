@@ -191,3 +191,24 @@ def test_looking_for_changes_regularly_is_a_menu_choice_that_is_remembered(qtbot
         timeout=WAIT_MS,
     )
     assert not again.polling_action.isChecked()
+
+
+def test_a_switch_waiting_for_an_unplugged_drive_finishes_when_it_is_plugged_in(qtbot, window, tmp_path: Path):
+    pics, drive = tmp_path / "pics", tmp_path / "drive"
+    make_library(pics, per_concept=2, size=(64, 48))
+    make_library(drive, per_concept=1, size=(64, 48))
+    add_and_index(qtbot, window, pics)
+    add_and_index(qtbot, window, drive)
+    qtbot.waitUntil(lambda: window.watching.running, timeout=WAIT_MS)
+    with qtbot.waitSignal(window.watching.batch, timeout=30_000, check_params_cb=lambda b: b.kind == "offline"):
+        drive.rename(tmp_path / "unplugged")
+
+    with qtbot.waitSignal(window.model_switch.finished, timeout=60_000) as waited:
+        assert window.model_switch.start("tiny-test-b")
+    assert "4 photos wait for a folder that is offline" in waited.args[0]
+    assert window.state.library.space_id != B  # the old model keeps serving all 12 photos
+
+    with qtbot.waitSignal(window.model_switch.finished, timeout=60_000) as done:
+        (tmp_path / "unplugged").rename(drive)  # plugged in: no button to press
+    assert "searching with tiny-test-b" in done.args[0]
+    assert window.state.library.space_id == B and window.state.library.index.count == 12

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -15,43 +12,12 @@ from sqlalchemy import func, select, text
 
 from engine.catalog import Catalog, Photo, prefix_range
 from main import build_parser, compose
-from tests.conftest import REPO, run_all
+from tests.conftest import run_all
 from tests.factories import make_photo
+from tests.processes import Lines, start
 
 BATCH = 16  # the indexer's commit batch
 SECOND = 10 * BATCH  # photos in the indexer's folder: ten batches for the reader to catch
-
-
-def start(home: Path, *argv: str) -> subprocess.Popen:
-    env = {**os.environ, "LITPHOTOS_HOME": str(home), "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen(
-        [sys.executable, str(REPO / "main.py"), "--offline", *argv],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-
-
-class Lines:
-    """A process's output read on a thread, so that the pipe never fills up."""
-
-    def __init__(self, stream) -> None:  # noqa: ANN001
-        self.lines: list[str] = []
-        self.thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
-        self.thread.start()
-
-    def _read(self, stream) -> None:  # noqa: ANN001
-        for line in stream:
-            self.lines.append(line.rstrip("\n"))
-
-    def wait_for(self, needle: str, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while not any(needle in line for line in self.lines):
-            assert time.monotonic() < deadline, f"{needle!r} not seen in {self.lines}"
-            time.sleep(0.05)
-
-    @property
-    def text(self) -> str:
-        self.thread.join(timeout=10)
-        return "\n".join(self.lines)
 
 
 def test_watcher_and_indexer_processes_write_while_a_reader_sees_whole_batches(home: Path, tmp_path: Path):
