@@ -56,7 +56,7 @@ class ProgressLine:
         bar = ""
         if total:
             filled = int(24 * done / total)
-            bar = "[" + "#" * filled + "." * (24 - filled) + f"] "
+            bar = "[" + "#" * filled + "." * (24 - filled) + "] "
         line = f"{bar}{text}"
         if self.tty:
             self.stream.write("\r\033[K" + line)
