@@ -63,7 +63,8 @@ class Overview:
     """The list's content: categories, their counts, and the Unsorted bucket."""
 
     infos: list[CategoryInfo]
-    counts: dict[str, int]
+    counts: dict[str, int]  # best single category per photo
+    multi_counts: dict[str, int]  # every category a photo passes (multi-label)
     key: tuple  # what the assignment was computed for (space, generation, text tower, revision)
     unsorted: list[Member]
     paths: dict[int, str]
@@ -73,7 +74,10 @@ def overview(categories: Categories, limit: int = 200) -> Overview:
     """Recompute (or reuse) assignments and gather what the list shows."""
     assignment = categories.assignment()
     unsorted = assignment.members(UNSORTED)[:limit]
-    return Overview(categories.all(), assignment.counts(), assignment.key, unsorted, categories.paths(m.photo_id for m in unsorted))
+    return Overview(
+        categories.all(), assignment.counts(), assignment.counts(multi=True), assignment.key, unsorted,
+        categories.paths(m.photo_id for m in unsorted),
+    )
 
 
 def preview_with_paths(categories: Categories, draft: CategoryDraft, editing: str | None) -> tuple[Preview, dict[int, str]]:
@@ -141,12 +145,24 @@ class CategoryListModel(QAbstractListModel):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.names: list[str] = []
-        self.counts: dict[str, int] = {}
+        self.counts: dict[str, int] = {}  # best single category per photo
+        self.multi_counts: dict[str, int] = {}  # every category a photo passes
+        self.multi = False  # which of the two the list shows
 
-    def set_content(self, names: list[str], counts: dict[str, int]) -> None:
+    def set_content(self, names: list[str], counts: dict[str, int], multi_counts: dict[str, int] | None = None) -> None:
         self.beginResetModel()
         self.names, self.counts = [*names, UNSORTED], counts
+        self.multi_counts = multi_counts if multi_counts is not None else counts
         self.endResetModel()
+
+    def set_multi(self, multi: bool) -> None:
+        """Show multi-label counts (a photo counted in every category it passes) or best single."""
+        self.multi = multi
+        if self.names:
+            self.dataChanged.emit(self.index(0), self.index(len(self.names) - 1))
+
+    def shown_counts(self) -> dict[str, int]:
+        return self.multi_counts if self.multi else self.counts
 
     def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: B008, N802
         return 0 if parent.isValid() else len(self.names)
@@ -156,11 +172,17 @@ class CategoryListModel(QAbstractListModel):
             return None
         name = self.names[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
-            return f"{name}  ({self.counts.get(name, 0)})"
+            return f"{name}  ({self.shown_counts().get(name, 0)})"
         if role == CategoryRole:
             return name
-        if role == Qt.ItemDataRole.ToolTipRole and name != UNSORTED:
-            return "Drop photos here to pin them to this category"
+        if role == Qt.ItemDataRole.ToolTipRole:
+            best, passing = self.counts.get(name, 0), self.multi_counts.get(name, 0)
+            if name == UNSORTED:
+                return f"{best} photos have no best category; {passing} pass no category's threshold"
+            return (
+                f"{best} photos have it as their best category; {passing} pass its threshold.\n"
+                "Drop photos here to pin them to this category"
+            )
         return None
 
     def row_of(self, name: str) -> int:
@@ -432,6 +454,8 @@ class CategoriesView(QWidget):
         self.mode_combo = QComboBox()
         self.mode_combo.addItems(MODES)
         self.multi_check = QCheckBox("Into every category it passes")
+        self.multi_check.setToolTip("Counts and exports a photo in every category whose threshold it passes, not only its best")
+        self.multi_check.toggled.connect(self.list_model.set_multi)  # the list counts what an export would take
         self.export_button = QPushButton("Export…")
         self.export_button.clicked.connect(self._choose_destination)
         self.undo_button = QPushButton("Undo last export")
@@ -538,7 +562,7 @@ class CategoriesView(QWidget):
         self.overview = result
         self._syncing = True  # a model reset clears the selection: put it back, quietly
         try:
-            self.list_model.set_content([i.name for i in result.infos], result.counts)
+            self.list_model.set_content([i.name for i in result.infos], result.counts, result.multi_counts)
             wanted = UNSORTED if self.showing_unsorted else self.editing
             if wanted is not None and wanted in self.list_model.names:
                 self._select_row(wanted)

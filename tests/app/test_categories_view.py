@@ -168,7 +168,8 @@ def test_export_shows_the_dry_run_first_then_does_exactly_it_and_undo_reverses_i
     view.export_dialog.export_button.click()
     wait(qtbot, view, lambda: (dest / "everything").is_dir() and len(os.listdir(dest / "everything")) == 12)
     assert sorted(os.listdir(dest / "everything")) == sorted(Path(o.target).name for o in plan.operations)
-    wait(qtbot, view, lambda: "Exported 12" in view.status_label.text())
+    # The result is said first; Export and Undo come back once the job is over.
+    wait(qtbot, view, lambda: "Exported 12" in view.status_label.text() and view.undo_button.isEnabled())
 
     view.undo_button.click()  # asks first: Cancel leaves the export alone
     wait(qtbot, view, lambda: view.undo_box is not None and view.undo_box.isVisible())
@@ -244,3 +245,27 @@ def test_excluding_a_chosen_photo_takes_it_out_and_clearing_brings_it_back(view,
     view.correct("reds", [red], "clear")
     wait(qtbot, view, lambda: red in {m.photo_id for m in view.caught_model.members})
     assert cats.assignment().category_of(red) == "reds"
+
+
+def test_the_list_counts_every_category_a_photo_passes_when_exporting_into_all(view, library, qtbot):
+    categories = Categories(library)
+    categories.add(CategoryDraft("wide", prompts=("a photo",), threshold=-1.0))  # every photo passes both
+    categories.add(CategoryDraft("wider", prompts=("an image",), threshold=-1.0))
+    view.refresh()
+    wait(qtbot, view, lambda: view.list_model.names == ["wide", "wider", UNSORTED])
+
+    def shown() -> list[str]:
+        return [view.list_model.index(row).data() for row in range(view.list_model.rowCount())]
+
+    best = counts(view)
+    assert best["wide"] + best["wider"] == 12 and best[UNSORTED] == 0  # each photo once, in its best
+    assert shown() == [f"wide  ({best['wide']})", f"wider  ({best['wider']})", f"{UNSORTED}  (0)"]
+    view.multi_check.setChecked(True)  # "Into every category it passes"
+    assert shown() == ["wide  (12)", "wider  (12)", f"{UNSORTED}  (0)"]
+    wait(qtbot, view, lambda: view.preview_label.text().startswith("Name a category"))  # the empty editor's hint
+    OUTPUT.mkdir(exist_ok=True)
+    view.grab().save(str(OUTPUT / "categories_view_multi.png"))
+    tip = view.list_model.index(0).data(Qt.ItemDataRole.ToolTipRole)
+    assert f"{best['wide']} photos have it as their best category; 12 pass its threshold" in tip
+    view.multi_check.setChecked(False)
+    assert shown()[0] == f"wide  ({best['wide']})"
