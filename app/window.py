@@ -6,6 +6,7 @@ the indexing controller, the thumbnail loader and the remembered settings.
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
@@ -155,14 +156,17 @@ class MainWindow(QMainWindow):
         self.search_page.search_bar.focus()
 
     def show_about(self) -> None:
+        library = self.state.library
         QMessageBox.about(
             self,
             f"About {APP_NAME}",
-            f"<h3>{APP_NAME}</h3><p>Find photos on your own disk by what they show.</p>"
+            f"<h3>{APP_NAME} {_version()}</h3><p>Find photos on your own disk by what they show.</p>"
             "<p>Each photo is embedded once by a locked, pretrained image tower (open_clip); "
             "queries go through a text tower that can be taught your own words without "
             "re-indexing, as in <i>LiT: Zero-Shot Transfer with Locked-image text Tuning</i> "
-            "(Zhai et al., CVPR 2022).</p><p>Everything stays on this computer.</p>",
+            "(Zhai et al., CVPR 2022).</p>"
+            f"<p>Image model: {library.encoder.spec.key}<br>Library: {library.paths.home}</p>"
+            "<p>Everything stays on this computer.</p>",
         )
 
     # -- start-up and refreshes (all off the GUI thread) ---------------------------------
@@ -389,3 +393,10 @@ def _every(seconds: float) -> str:
         minutes = int(seconds // 60)
         return "Minute" if minutes == 1 else f"{minutes} Minutes"
     return f"{seconds:g} s"
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("lit-photos")
+    except importlib.metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return ""

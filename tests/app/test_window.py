@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QGuiApplication, QKeySequence
+from PySide6.QtCore import QObject, Qt, QUrl, Slot
+from PySide6.QtGui import QDesktopServices, QDragEnterEvent, QDragMoveEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import QApplication
 
 from app.categories_view import CategoriesView
@@ -83,6 +83,35 @@ def test_preview_shows_the_photo_its_metadata_and_score(qtbot, window, photos: P
     assert QGuiApplication.clipboard().text() == first.path
     qtbot.keyClick(preview, Qt.Key.Key_Escape)
     qtbot.waitUntil(lambda: not preview.isVisible(), timeout=WAIT_MS)
+
+
+class Desktop(QObject):
+    """The desktop's handler of file URLs, taken over through Qt's own hook for it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.opened: list[str] = []
+
+    @Slot(QUrl)
+    def open(self, url: QUrl) -> None:
+        self.opened.append(url.toLocalFile())
+
+
+def test_open_and_show_in_folder_hand_the_photo_to_the_desktop(qtbot, window, photos: Path, tmp_path: Path, monkeypatch):
+    desktop = Desktop()
+    QDesktopServices.setUrlHandler("file", desktop, "open")
+    try:
+        monkeypatch.setenv("PATH", str(tmp_path / "no-tools"))  # no dbus-send: the folder itself is opened
+        add_and_index(qtbot, window, photos)
+        search(qtbot, window, "blue checks")
+        first = window.search_page.results_model.results()[0]
+        preview = open_first_result(qtbot, window)
+        preview.open_button.click()
+        assert desktop.opened == [first.path]  # the photo, with the system's viewer
+        preview.show_button.click()
+        assert desktop.opened[1:] == [str(Path(first.path).parent)]  # its folder, in the file manager
+    finally:
+        QDesktopServices.unsetUrlHandler("file")
 
 
 def test_more_like_this_from_the_preview_shows_similar_photos(qtbot, window, photos: Path):
@@ -200,3 +229,24 @@ def test_preview_of_a_heic_photo_that_qt_cannot_decode_itself(qtbot, window, tmp
     assert preview.fields["Format"].text() == "HEIF"
     assert preview._pixmap.width() == 320
     preview.close()
+
+
+def test_about_says_what_the_app_is_which_model_it_uses_and_where_the_library_is(qtbot, window):
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QMessageBox
+
+    seen: list[str] = []
+
+    def read_and_close() -> None:
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            QTimer.singleShot(50, read_and_close)
+            return
+        seen.append(box.text())
+        box.accept()
+
+    QTimer.singleShot(50, read_and_close)
+    window.about_action.trigger()  # modal: returns once the box is closed
+    (text,) = seen
+    assert "LiT Photos 0.1.0" in text and "Locked-image text Tuning" in text
+    assert "Image model: tiny-test" in text and str(window.state.library.paths.home) in text
