@@ -120,6 +120,8 @@ class _Collector(FileSystemEventHandler):
             paths.append(os.fsdecode(event.dest_path))
         if not event.is_directory and not any(is_photo_name(os.path.basename(p)) for p in paths):
             return  # sidecars, temp files of a copy in progress (their rename comes later)
+        # "events_lost" (the kernel's event queue overflowed) names the watched root as a
+        # folder: noted as changed, that whole root is re-scanned (stat only), which catches up.
         self._note(paths, event.is_directory, kind)
 
 
