@@ -12,10 +12,12 @@ before schema 3). Synthetic catalog: every photo missing from the new space, 1 f
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import LargeBinary, cast, exists, func, insert, literal, select
+from sqlalchemy.orm import Session
 
 from bench.rows import row
 from bench.sizes import sizes
@@ -49,12 +51,12 @@ def run(quick: bool) -> list[dict]:
     ]
 
 
-def _count(catalog: Catalog, how) -> int:  # noqa: ANN001
+def _count(catalog: Catalog, how: Callable[[Session], int]) -> int:
     with catalog.reading() as session:
         return how(session)
 
 
-def _plain_waiting_count(session) -> int:  # noqa: ANN001
+def _plain_waiting_count(session: Session) -> int:
     below_any_failure = exists().where(
         Photo.path >= cast(Failure.path.op("||")(literal(b"/", LargeBinary)), LargeBinary),
         Photo.path < cast(Failure.path.op("||")(literal(b"0", LargeBinary)), LargeBinary),

@@ -24,7 +24,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -42,7 +42,7 @@ from engine.scanner import is_photo_name
 log = logging.getLogger(__name__)
 
 
-def observer_for(polling_s: float | None):  # noqa: ANN201 - a callable that makes a watchdog observer
+def observer_for(polling_s: float | None) -> Callable[[], BaseObserver]:
     """The system's change events (inotify, FSEvents, ...), or with `polling_s` a look at every
     file's stat each `polling_s` seconds: for network shares, which send no change events."""
     return Observer if polling_s is None else partial(PollingObserver, timeout=polling_s)

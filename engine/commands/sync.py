@@ -5,10 +5,15 @@ from __future__ import annotations
 import argparse
 import signal
 import threading
+from typing import TYPE_CHECKING
 
 from engine.commands import Context, ProgressLine
 from engine.commands.core import cancel_on_interrupt
 from engine.progress import format_eta
+
+if TYPE_CHECKING:
+    from engine.library import Library
+    from engine.watcher import Watcher
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -46,7 +51,7 @@ def _seconds(text: str) -> float:
     return value
 
 
-def make_watcher(args: argparse.Namespace, library):  # noqa: ANN001, ANN201 - Library -> Watcher
+def make_watcher(args: argparse.Namespace, library: Library) -> Watcher:
     """The watcher `watch` runs, as its options ask."""
     from engine.watcher import Watcher, observer_for
 
