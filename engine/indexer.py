@@ -347,7 +347,7 @@ class Indexer:
                     _record_failure(s, problem, folder_id)
         report.moved += len(moves)
         report.removed += len(still_there)
-        report.failed += sum(1 for problem, _ in problems.values() if problem.reason != DRIVE_NOT_CONNECTED)
+        report.failed += sum(1 for path in problems if path not in report.offline)  # a drive away is no failure
         return sorted(jobs, key=lambda j: j.entry.path)
 
     def _vanished_by_hash(self, digests: set[str], exclude: set[str]) -> dict[str, list]:
